@@ -1,0 +1,55 @@
+"""Dependencies the routes declare: the runtime's parts and the calling user."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+
+from orchestrator.accounts import AccountStore, User
+from orchestrator.errors import AuthenticationFailed
+from orchestrator.runtime import Runtime
+from orchestrator.sessions import SessionService
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
+api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_accounts(runtime: RuntimeDep) -> AccountStore:
+    return runtime.accounts
+
+
+def get_sessions(runtime: RuntimeDep) -> SessionService:
+    return runtime.sessions
+
+
+AccountsDep = Annotated[AccountStore, Depends(get_accounts)]
+SessionsDep = Annotated[SessionService, Depends(get_sessions)]
+
+
+async def get_current_user(
+    accounts: AccountsDep,
+    token: Annotated[str | None, Security(oauth2_scheme)],
+    api_key: Annotated[str | None, Security(api_key_scheme)],
+) -> User:
+    if api_key:
+        user = await accounts.user_for_api_key(api_key)
+        if user is None:
+            raise AuthenticationFailed("invalid or revoked API key")
+        return user
+    if token:
+        user = await accounts.user_for_token(token)
+        if user is None:
+            raise AuthenticationFailed("invalid or expired bearer token")
+        return user
+    raise AuthenticationFailed("not authenticated: send an X-API-Key header or an OAuth2 bearer token")
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]

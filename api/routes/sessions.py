@@ -1,0 +1,62 @@
+"""Browser sessions: create, list, read, keep alive, close."""
+
+from fastapi import APIRouter, Response, status
+
+from orchestrator.errors import InvalidInput
+from orchestrator.models import SessionSpec
+
+from ..deps import CurrentUser, RuntimeDep, SessionsDep
+from ..schemas import BrowserSessionListResponse, BrowserSessionResponse, ErrorBody, SessionCreate
+
+router = APIRouter(prefix="/v1/browser/sessions", tags=["browser sessions"])
+
+NOT_FOUND = {404: {"model": ErrorBody, "description": "Unknown session, or another user's"}}
+
+
+@router.post(
+    "/",
+    status_code=status.HTTP_201_CREATED,
+    response_model=BrowserSessionResponse,
+    responses={503: {"model": ErrorBody, "description": "The pool is full or unavailable"}},
+    summary="Create a browser session",
+)
+async def create_session(
+    body: SessionCreate, user: CurrentUser, sessions: SessionsDep, runtime: RuntimeDep
+) -> BrowserSessionResponse:
+    settings = runtime.settings
+    timeout = settings.session_timeout if body.timeout_seconds is None else body.timeout_seconds
+    if timeout > settings.max_session_timeout:
+        raise InvalidInput(f"timeout_seconds must be at most {settings.max_session_timeout}")
+    spec = SessionSpec(body.viewport_width, body.viewport_height, body.user_agent, timeout)
+    return BrowserSessionResponse.of(await sessions.create(user.user_id, spec))
+
+
+@router.get("/", response_model=BrowserSessionListResponse, summary="List Browser Sessions")
+async def list_browser_sessions(user: CurrentUser, sessions: SessionsDep) -> BrowserSessionListResponse:
+    """List active browser sessions for the user"""
+    records = await sessions.list_live(user.user_id)
+    items = [BrowserSessionResponse.of(r) for r in records]
+    return BrowserSessionListResponse(sessions=items, total_count=len(items))
+
+
+@router.get("/{session_id}", response_model=BrowserSessionResponse, responses=NOT_FOUND, summary="Get a session")
+async def get_session(session_id: str, user: CurrentUser, sessions: SessionsDep) -> BrowserSessionResponse:
+    return BrowserSessionResponse.of(await sessions.get(user.user_id, session_id))
+
+
+@router.delete(
+    "/{session_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND, summary="Close a session"
+)
+async def close_session(session_id: str, user: CurrentUser, sessions: SessionsDep) -> Response:
+    await sessions.close(user.user_id, session_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{session_id}/keepalive",
+    response_model=BrowserSessionResponse,
+    responses={**NOT_FOUND, 410: {"model": ErrorBody, "description": "The session has ended"}},
+    summary="Push a session's deadline out by its timeout",
+)
+async def keepalive(session_id: str, user: CurrentUser, sessions: SessionsDep) -> BrowserSessionResponse:
+    return BrowserSessionResponse.of(await sessions.keepalive(user.user_id, session_id))

@@ -1,0 +1,114 @@
+"""Request and response bodies. The session list shapes follow the customer's contract field for field."""
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from orchestrator.accounts import ApiKey
+from orchestrator.clock import to_datetime
+from orchestrator.models import SessionRecord
+
+VIEWPORT_MIN, VIEWPORT_MAX = 100, 7680
+USER_AGENT_MAX = 512
+
+
+class SessionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    viewport_width: int = Field(1280, ge=VIEWPORT_MIN, le=VIEWPORT_MAX, strict=True)
+    viewport_height: int = Field(720, ge=VIEWPORT_MIN, le=VIEWPORT_MAX, strict=True)
+    user_agent: str | None = Field(None, min_length=1, max_length=USER_AGENT_MAX)
+    timeout_seconds: int | None = Field(None, ge=5, strict=True)
+
+    @field_validator("user_agent")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None and any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+            raise ValueError("user_agent must not contain control characters")
+        return value
+
+
+class BrowserSessionResponse(BaseModel):
+    """Response schema for browser session information"""
+
+    session_id: str
+    status: str
+    viewport_width: int
+    viewport_height: int
+    user_agent: str | None
+    created_at: datetime
+    last_activity: datetime
+    expires_at: datetime | None
+
+    @classmethod
+    def of(cls, record: SessionRecord) -> "BrowserSessionResponse":
+        return cls(
+            session_id=record.session_id,
+            status=record.status.value,
+            viewport_width=record.viewport_width,
+            viewport_height=record.viewport_height,
+            user_agent=record.user_agent,
+            created_at=to_datetime(record.created_at_ms),
+            last_activity=to_datetime(record.last_activity_ms),
+            expires_at=to_datetime(record.expires_at_ms),
+        )
+
+
+class BrowserSessionListResponse(BaseModel):
+    """Response schema for listing browser sessions"""
+
+    sessions: list[BrowserSessionResponse]
+    total_count: int
+
+
+class NavigateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(min_length=1, max_length=8192)
+
+
+class NavigateResponse(BaseModel):
+    url: str
+    status: int | None
+    title: str
+
+
+class EvaluateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    expression: str = Field(min_length=1, max_length=100_000)
+
+
+class EvaluateResponse(BaseModel):
+    result: Any
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field("default", min_length=1, max_length=100, pattern=r"^[\w .@:-]+$")
+
+
+class ApiKeyPublic(BaseModel):
+    key_id: str
+    name: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, key: ApiKey) -> "ApiKeyPublic":
+        return cls(key_id=key.key_id, name=key.name, created_at=to_datetime(key.created_at_ms))
+
+
+class ApiKeyCreated(ApiKeyPublic):
+    api_key: str
+
+
+class ErrorBody(BaseModel):
+    detail: str

@@ -1,0 +1,4 @@
+"""The core of browserpool: session model, lifecycle, Redis store, reaper.
+
+Imports neither FastAPI nor Playwright.
+"""

@@ -1,0 +1,153 @@
+"""Users, API keys and bearer tokens. Secrets are stored hashed; nothing here keeps a secret in clear."""
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from redis.asyncio import Redis
+
+from . import clock
+from .errors import UnknownUser, UserExists
+from .keys import Keys
+
+API_KEY_PREFIX = "bp_"
+
+
+@dataclass(frozen=True)
+class User:
+    user_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    key_id: str
+    name: str
+    created_at_ms: int
+
+
+@dataclass(frozen=True)
+class IssuedApiKey:
+    key: ApiKey
+    secret: str
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    access_token: str
+    expires_in: int
+
+
+def _digest(secret: str) -> str:
+    # API keys and tokens are long random strings: a fast hash is enough; passwords get argon2.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class AccountStore:
+    def __init__(self, redis: Redis, keys: Keys, token_ttl: int) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.token_ttl = token_ttl
+        self._hasher = PasswordHasher()
+
+    # --- users -------------------------------------------------------------------------------
+
+    async def user_count(self) -> int:
+        return int(await self.redis.scard(self.keys.users))
+
+    async def add_user(self, name: str, password: str | None) -> User:
+        user = User(user_id=uuid.uuid4().hex, name=name)
+        if not await self.redis.set(self.keys.username(name), user.user_id, nx=True):
+            raise UserExists(f"user {name!r} already exists")
+        fields = {"user_id": user.user_id, "name": name, "created_at_ms": str(clock.now_ms())}
+        if password is not None:
+            fields["password_hash"] = self._hasher.hash(password)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self.keys.user(user.user_id), mapping=fields)
+            pipe.sadd(self.keys.users, user.user_id)
+            await pipe.execute()
+        return user
+
+    async def user_by_name(self, name: str) -> User:
+        user_id = await self.redis.get(self.keys.username(name))
+        if user_id is None:
+            raise UnknownUser(f"no user named {name!r}")
+        return User(user_id=user_id, name=name)
+
+    async def check_password(self, name: str, password: str) -> User | None:
+        user_id = await self.redis.get(self.keys.username(name))
+        stored = await self.redis.hget(self.keys.user(user_id), "password_hash") if user_id else None
+        if not stored:
+            # Spend the same effort for an unknown user, so timing does not reveal who exists.
+            self._hasher.hash(password)
+            return None
+        try:
+            self._hasher.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        return User(user_id=user_id, name=name)
+
+    # --- bearer tokens -----------------------------------------------------------------------
+
+    async def issue_token(self, user: User) -> IssuedToken:
+        token = secrets.token_urlsafe(32)
+        await self.redis.set(self.keys.token(_digest(token)), user.user_id, ex=self.token_ttl)
+        return IssuedToken(access_token=token, expires_in=self.token_ttl)
+
+    async def user_for_token(self, token: str) -> User | None:
+        user_id = await self.redis.get(self.keys.token(_digest(token)))
+        return await self._user(user_id) if user_id else None
+
+    # --- API keys ----------------------------------------------------------------------------
+
+    async def create_api_key(self, user: User, name: str) -> IssuedApiKey:
+        key_id = uuid.uuid4().hex[:16]
+        secret = f"{API_KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
+        key = ApiKey(key_id=key_id, name=name, created_at_ms=clock.now_ms())
+        fields = {"user_id": user.user_id, "name": name, "created_at_ms": str(key.created_at_ms),
+                  "digest": _digest(secret)}
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self.keys.api_key(key_id), mapping=fields)
+            pipe.sadd(self.keys.user_api_keys(user.user_id), key_id)
+            await pipe.execute()
+        return IssuedApiKey(key=key, secret=secret)
+
+    async def user_for_api_key(self, secret: str) -> User | None:
+        key_id = _key_id_of(secret)
+        if key_id is None:
+            return None
+        user_id, digest = await self.redis.hmget(self.keys.api_key(key_id), ["user_id", "digest"])
+        if not digest or not hmac.compare_digest(digest, _digest(secret)):
+            return None
+        return await self._user(user_id)
+
+    async def list_api_keys(self, user: User) -> list[ApiKey]:
+        key_ids = sorted(await self.redis.smembers(self.keys.user_api_keys(user.user_id)))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key_id in key_ids:
+                pipe.hmget(self.keys.api_key(key_id), ["name", "created_at_ms"])
+            rows = await pipe.execute()
+        keys = [ApiKey(k, name, int(created)) for k, (name, created) in zip(key_ids, rows, strict=True) if name]
+        return sorted(keys, key=lambda k: k.created_at_ms)
+
+    async def revoke_api_key(self, user: User, key_id: str) -> bool:
+        """Revoke one of the user's keys at once; False if the user has no such key."""
+        if not await self.redis.srem(self.keys.user_api_keys(user.user_id), key_id):
+            return False  # not this user's key: leave it alone
+        await self.redis.delete(self.keys.api_key(key_id))
+        return True
+
+    async def _user(self, user_id: str) -> User | None:
+        name = await self.redis.hget(self.keys.user(user_id), "name")
+        return User(user_id=user_id, name=name) if name else None
+
+
+def _key_id_of(secret: str) -> str | None:
+    if not secret.startswith(API_KEY_PREFIX):
+        return None
+    key_id, sep, _ = secret[len(API_KEY_PREFIX):].partition("_")
+    return key_id if sep and key_id.isalnum() else None

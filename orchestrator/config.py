@@ -1,0 +1,56 @@
+"""Settings, read from the environment with the BROWSERPOOL_ prefix."""
+
+import os
+import socket
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "browserpool"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BROWSERPOOL_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+
+    redis_url: str | None = None
+    redis_prefix: str = Field("browserpool", min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
+    state_dir: Path = Field(default_factory=_default_state_dir)
+
+    session_timeout: int = Field(300, ge=5)
+    max_session_timeout: int = Field(86400, ge=5)
+    idle_timeout: int = Field(300, ge=1)
+    retention: int = Field(3600, ge=1)
+    reap_interval: float = Field(5.0, gt=0)
+
+    browsers: int = Field(1, ge=1, le=64)
+    contexts_per_browser: int = Field(20, ge=1, le=1000)
+    chromium_path: str | None = None
+    action_timeout: float = Field(30.0, gt=0)
+
+    worker_id: str | None = None
+    worker_lease_ttl: float = Field(10.0, gt=0)
+
+    token_ttl: int = Field(3600, ge=60)
+    shutdown_grace: float = Field(10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _timeouts_agree(self) -> "Settings":
+        if self.session_timeout > self.max_session_timeout:
+            raise ValueError("BROWSERPOOL_SESSION_TIMEOUT exceeds BROWSERPOOL_MAX_SESSION_TIMEOUT")
+        return self
+
+    @property
+    def effective_worker_id(self) -> str:
+        """A worker id stable across restarts, so a restart can recognise its previous incarnation."""
+        return self.worker_id or f"{socket.gethostname()}-{self.port}"
+
+    @property
+    def heartbeat_interval(self) -> float:
+        return max(self.worker_lease_ttl / 3, 0.2)

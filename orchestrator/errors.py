@@ -1,0 +1,67 @@
+"""The orchestrator's failures; api/errors.py maps each to an HTTP answer."""
+
+
+class BrowserpoolError(Exception):
+    """Base of every error the API knows how to answer."""
+
+
+class SessionNotFound(BrowserpoolError):
+    """Unknown id, or a session that belongs to someone else."""
+
+
+class SessionEnded(BrowserpoolError):
+    def __init__(self, status: str) -> None:
+        super().__init__(f"session has ended (status {status})")
+        self.status = status
+
+
+class SessionNotReady(BrowserpoolError):
+    def __init__(self, status: str) -> None:
+        super().__init__(f"session is not ready yet (status {status})")
+        self.status = status
+
+
+class PoolFull(BrowserpoolError):
+    def __init__(self, retry_after: int = 5) -> None:
+        super().__init__("the browser pool is full: every browser holds its maximum of contexts; retry later")
+        self.retry_after = retry_after
+
+
+class PoolUnavailable(BrowserpoolError):
+    """No browser can take sessions right now (starting, shutting down, or held elsewhere)."""
+
+    def __init__(self, message: str, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ActionFailed(BrowserpoolError):
+    """The browser refused or failed an action; the session lives on."""
+
+    def __init__(self, message: str, *, upstream: bool = True) -> None:
+        super().__init__(message)
+        self.upstream = upstream
+
+
+class ActionTimedOut(BrowserpoolError):
+    pass
+
+
+class InvalidInput(BrowserpoolError):
+    pass
+
+
+class AuthenticationFailed(BrowserpoolError):
+    pass
+
+
+class UserExists(BrowserpoolError):
+    pass
+
+
+class UnknownUser(BrowserpoolError):
+    pass
+
+
+class ApiKeyNotFound(BrowserpoolError):
+    pass

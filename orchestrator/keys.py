@@ -1,0 +1,70 @@
+"""Every Redis key browserpool uses. Nobody else builds a key string."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str
+
+    # sessions
+    @property
+    def session_prefix(self) -> str:
+        """A session hash key is this prefix followed by the session id (the listing script relies on it)."""
+        return f"{self.prefix}:session:"
+
+    def session(self, session_id: str) -> str:
+        return f"{self.session_prefix}{session_id}"
+
+    def user_sessions(self, user_id: str) -> str:
+        """Sorted set of the user's live session ids, scored by creation time (ms)."""
+        return f"{self.prefix}:user:{user_id}:sessions"
+
+    @property
+    def deadlines(self) -> str:
+        """Sorted set of live session ids, scored by the moment they are due to end (ms)."""
+        return f"{self.prefix}:deadlines"
+
+    # workers
+    @property
+    def workers(self) -> str:
+        """Sorted set of registered worker ids, scored by when their lease runs out (ms)."""
+        return f"{self.prefix}:workers"
+
+    def worker(self, worker_id: str) -> str:
+        return f"{self.prefix}:worker:{worker_id}"
+
+    def worker_lease(self, worker_id: str) -> str:
+        return f"{self.prefix}:worker:{worker_id}:lease"
+
+    def worker_sessions(self, worker_id: str) -> str:
+        """Set of the not-yet-ended session ids a worker holds."""
+        return f"{self.prefix}:worker:{worker_id}:sessions"
+
+    @property
+    def reaper_lock(self) -> str:
+        return f"{self.prefix}:lock:reaper"
+
+    # users and credentials
+    @property
+    def users(self) -> str:
+        return f"{self.prefix}:users"
+
+    def user(self, user_id: str) -> str:
+        return f"{self.prefix}:user:{user_id}"
+
+    def username(self, name: str) -> str:
+        return f"{self.prefix}:username:{name}"
+
+    def api_key(self, key_id: str) -> str:
+        return f"{self.prefix}:apikey:{key_id}"
+
+    def user_api_keys(self, user_id: str) -> str:
+        return f"{self.prefix}:user:{user_id}:apikeys"
+
+    def token(self, token_digest: str) -> str:
+        return f"{self.prefix}:token:{token_digest}"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.prefix}:bootstrap"

@@ -1,0 +1,85 @@
+"""Ends sessions past their deadline and fails those of workers whose lease lapsed.
+
+A tick costs O(log N + due): it reads the deadline index from its low end, never scans.
+Only one reaper acts at a time across daemons (a Redis lock); the reap itself is idempotent
+because every move re-checks the record inside one script.
+"""
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+
+from . import clock
+from .keys import Keys
+from .lifecycle import EndReason, SessionStatus
+from .registry import WorkerRegistry
+from .store import SessionStore, Transition
+
+log = logging.getLogger(__name__)
+
+AfterEnded = Callable[[Sequence[Transition]], Awaitable[None]]
+
+
+@dataclass
+class ReapResult:
+    expired: list[Transition] = field(default_factory=list)
+    failed: list[Transition] = field(default_factory=list)
+    lapsed_workers: list[str] = field(default_factory=list)
+    skipped: bool = False
+
+
+class Reaper:
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        store: SessionStore,
+        registry: WorkerRegistry,
+        after_ended: AfterEnded,
+        batch_size: int = 500,
+        max_batches: int = 20,
+    ) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.store = store
+        self.registry = registry
+        self.after_ended = after_ended
+        self.batch_size = batch_size
+        self.max_batches = max_batches
+
+    async def tick(self, now_ms: int | None = None) -> ReapResult:
+        now = clock.now_ms() if now_ms is None else now_ms
+        lock = self.redis.lock(self.keys.reaper_lock, timeout=60, blocking=False)
+        if not await lock.acquire():
+            return ReapResult(skipped=True)
+        try:
+            result = ReapResult(expired=await self._expire_due(now))
+            result.lapsed_workers, result.failed = await self._fail_lapsed_workers(now)
+        finally:
+            await lock.release()
+        if result.expired or result.failed:
+            log.info("reaper ended %d expired and %d failed session(s)", len(result.expired), len(result.failed))
+            await self.after_ended(result.expired + result.failed)
+        return result
+
+    async def _expire_due(self, now: int) -> list[Transition]:
+        ended: list[Transition] = []
+        for _ in range(self.max_batches):
+            due = await self.store.due_session_ids(now, self.batch_size)
+            ended += await self.store.transition_many(due, SessionStatus.EXPIRED, now, due_only=True)
+            if len(due) < self.batch_size:
+                break
+        return ended
+
+    async def _fail_lapsed_workers(self, now: int) -> tuple[list[str], list[Transition]]:
+        lapsed = await self.registry.lapsed(now)
+        failed: list[Transition] = []
+        for worker_id in lapsed:
+            ids = await self.store.worker_session_ids(worker_id)
+            moved = await self.store.transition_many(ids, SessionStatus.FAILED, now, reason=EndReason.WORKER_LOST)
+            failed += moved
+            await self.registry.forget(worker_id)
+            log.warning("worker %s lapsed: %d session(s) failed", worker_id, len(moved))
+        return lapsed, failed

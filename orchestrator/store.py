@@ -1,0 +1,164 @@
+"""The only code that talks to Redis about sessions."""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+
+from .keys import Keys
+from .lifecycle import EndReason, SessionStatus, sources_of
+from .models import LISTED_FIELDS, SessionRecord
+from .scripts import Scripts
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A committed status change."""
+
+    session_id: str
+    previous: SessionStatus
+    current: SessionStatus
+    reason: str | None
+
+
+class SessionStore:
+    def __init__(self, redis: Redis, keys: Keys, retention_seconds: int) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.retention_seconds = retention_seconds
+        self._scripts = Scripts.register(redis)
+
+    async def create(self, record: SessionRecord) -> None:
+        """Write a new record and its indexes in one transaction: all of it or none."""
+        deadline = min(record.expires_at_ms, record.last_activity_ms + record.idle_timeout * 1000)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self.keys.session(record.session_id), mapping=record.to_hash())
+            pipe.zadd(self.keys.user_sessions(record.user_id), {record.session_id: record.created_at_ms})
+            pipe.zadd(self.keys.deadlines, {record.session_id: deadline})
+            pipe.sadd(self.keys.worker_sessions(record.worker_id), record.session_id)
+            await pipe.execute()
+
+    async def get(self, session_id: str) -> SessionRecord | None:
+        raw = await self.redis.hgetall(self.keys.session(session_id))
+        return SessionRecord.from_hash(raw) if raw else None
+
+    async def list_live(self, user_id: str) -> list[SessionRecord]:
+        """The user's live sessions, newest first, in one round trip."""
+        rows = await self._scripts.list_live(
+            keys=[self.keys.user_sessions(user_id)],
+            args=[self.keys.session_prefix, *LISTED_FIELDS],
+        )
+        return [
+            SessionRecord.from_hash({f: v for f, v in zip(LISTED_FIELDS, row, strict=True) if v is not None})
+            for row in rows
+        ]
+
+    async def transition(
+        self,
+        session_id: str,
+        target: SessionStatus,
+        now_ms: int,
+        *,
+        reason: EndReason | None = None,
+        user_id: str | None = None,
+        worker_id: str | None = None,
+    ) -> Transition | None:
+        """Move one session to `target` if its current status allows it; None if it did not move."""
+        if user_id is None or worker_id is None:
+            owner, worker = await self.redis.hmget(self.keys.session(session_id), ["user_id", "worker_id"])
+            if owner is None:
+                return None
+            user_id, worker_id = owner, worker
+        result = await self._transition_call(session_id, user_id, worker_id, target, now_ms, reason, due_only=False)
+        return self._as_transition(session_id, target, result)
+
+    async def transition_many(
+        self,
+        session_ids: Sequence[str],
+        target: SessionStatus,
+        now_ms: int,
+        *,
+        reason: EndReason | None = None,
+        due_only: bool = False,
+        sources: Iterable[SessionStatus] | None = None,
+    ) -> list[Transition]:
+        """Move a batch of sessions in two round trips (owners, then one scripted move each)."""
+        if not session_ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for session_id in session_ids:
+                pipe.hmget(self.keys.session(session_id), ["user_id", "worker_id"])
+            owners = await pipe.execute()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for session_id, (user_id, worker_id) in zip(session_ids, owners, strict=True):
+                await self._transition_call(
+                    session_id, user_id or "", worker_id or "", target, now_ms, reason, due_only, sources, pipe
+                )
+            results = await pipe.execute()
+        moved = (self._as_transition(sid, target, r) for sid, r in zip(session_ids, results, strict=True))
+        return [t for t in moved if t is not None]
+
+    async def touch(self, session_id: str, now_ms: int, *, extend: bool = False) -> SessionStatus | None:
+        """Record use of a session; with `extend`, push its hard deadline out by its timeout."""
+        status = await self._scripts.touch(
+            keys=[self.keys.session(session_id), self.keys.deadlines],
+            args=[now_ms, session_id, "1" if extend else "0"],
+        )
+        return SessionStatus(status) if status else None
+
+    async def due_session_ids(self, now_ms: int, limit: int) -> list[str]:
+        return list(await self.redis.zrangebyscore(self.keys.deadlines, "-inf", now_ms, start=0, num=limit))
+
+    async def worker_session_ids(self, worker_id: str) -> list[str]:
+        return list(await self.redis.smembers(self.keys.worker_sessions(worker_id)))
+
+    async def statuses(self, session_ids: Sequence[str]) -> list[SessionStatus | None]:
+        """The current status of each session (None where the record is gone), in one round trip."""
+        if not session_ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for session_id in session_ids:
+                pipe.hget(self.keys.session(session_id), "status")
+            raw = await pipe.execute()
+        return [SessionStatus(s) if s else None for s in raw]
+
+    async def _transition_call(
+        self,
+        session_id: str,
+        user_id: str,
+        worker_id: str,
+        target: SessionStatus,
+        now_ms: int,
+        reason: EndReason | None,
+        due_only: bool,
+        sources: Iterable[SessionStatus] | None = None,
+        pipe: Pipeline | None = None,
+    ) -> object:
+        allowed = sources_of(target) if sources is None else frozenset(sources) & sources_of(target)
+        return await self._scripts.transition(
+            keys=[
+                self.keys.session(session_id),
+                self.keys.user_sessions(user_id),
+                self.keys.deadlines,
+                self.keys.worker_sessions(worker_id),
+            ],
+            args=[
+                target.value,
+                " ".join(sorted(s.value for s in allowed)),
+                now_ms,
+                "1" if target.is_terminal else "0",
+                self.retention_seconds,
+                reason.value if reason else "",
+                "1" if due_only else "0",
+                session_id,
+            ],
+            client=pipe,
+        )
+
+    @staticmethod
+    def _as_transition(session_id: str, target: SessionStatus, result: object) -> Transition | None:
+        if not result:
+            return None
+        previous, reason = result  # type: ignore[misc]
+        return Transition(session_id, SessionStatus(previous), target, reason or None)

@@ -1,0 +1,1 @@
+"""Owns browsers: the only package that imports Playwright."""

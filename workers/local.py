@@ -1,0 +1,202 @@
+"""The in-process worker: a pool of Chromium processes, one browser context per session."""
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Playwright, async_playwright
+from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+from orchestrator.errors import ActionFailed, ActionTimedOut, PoolFull, PoolUnavailable, SessionEnded
+from orchestrator.models import SessionSpec
+from orchestrator.placement import least_loaded
+from orchestrator.worker import NavigationResult, SessionsLost, WorkerLoad
+
+from .chromium import ensure_chromium
+from .jsonable import jsonable
+from .slot import BrowserSlot, SessionPage
+
+log = logging.getLogger(__name__)
+
+BROWSER_CRASHED = "browser_crashed"
+
+
+class LocalWorker:
+    def __init__(
+        self,
+        worker_id: str,
+        browsers: int,
+        contexts_per_browser: int,
+        chromium_path: str | None = None,
+        action_timeout: float = 30.0,
+    ) -> None:
+        self._worker_id = worker_id
+        self.capacity_per_browser = contexts_per_browser
+        self.chromium_path = chromium_path
+        self.action_timeout = action_timeout
+        self.slots = [BrowserSlot(index=i, tag=f"{worker_id}/{i}") for i in range(browsers)]
+        self._reservations: dict[str, BrowserSlot] = {}
+        self._playwright: Playwright | None = None
+        self._executable = ""
+        self._on_lost: SessionsLost | None = None
+        self._stopping = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def worker_id(self) -> str:
+        return self._worker_id
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self, on_sessions_lost: SessionsLost) -> None:
+        self._on_lost = on_sessions_lost
+        self._executable = await asyncio.to_thread(ensure_chromium, self.chromium_path)
+        self._playwright = await async_playwright().start()
+        await asyncio.gather(*(self._launch(slot) for slot in self.slots))
+
+    async def stop(self) -> None:
+        if self._stopping and self._playwright is None:
+            return
+        self._stopping = True
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*(slot.shut(timeout=10) for slot in self.slots), return_exceptions=True)
+        self._reservations.clear()
+        playwright, self._playwright = self._playwright, None
+        if playwright is not None:
+            await playwright.stop()
+
+    def load(self) -> WorkerLoad:
+        loads = [slot.load for slot in self.slots]
+        up = [load for load in loads if load is not None]
+        return WorkerLoad(capacity=len(up) * self.capacity_per_browser, used=sum(up), browsers_up=len(up))
+
+    def held_session_ids(self) -> list[str]:
+        return [sid for slot in self.slots for sid in slot.sessions]
+
+    # --- sessions ----------------------------------------------------------------------------
+
+    def reserve(self, session_id: str) -> None:
+        if self._stopping:
+            raise PoolUnavailable("the daemon is shutting down and takes no new sessions")
+        loads = [slot.load for slot in self.slots]
+        if all(load is None for load in loads):
+            raise PoolUnavailable("no browser is up right now (starting or restarting); retry shortly", retry_after=2)
+        index = least_loaded(loads, self.capacity_per_browser)
+        if index is None:
+            raise PoolFull()
+        slot = self.slots[index]
+        slot.reserved.add(session_id)
+        self._reservations[session_id] = slot
+
+    def release(self, session_id: str) -> None:
+        slot = self._reservations.pop(session_id, None)
+        if slot is not None:
+            slot.reserved.discard(session_id)
+
+    async def open_session(self, session_id: str, spec: SessionSpec) -> None:
+        slot = self._reservations.get(session_id)
+        if slot is None:
+            raise PoolUnavailable("the reserved browser went away; retry", retry_after=1)
+        try:
+            held = await slot.open(session_id, spec.viewport_width, spec.viewport_height, spec.user_agent)
+        except PlaywrightError as exc:
+            raise ActionFailed(f"could not open a browser context: {_first_line(exc)}") from exc
+        finally:
+            self.release(session_id)
+        held.page.on("crash", lambda _: self._spawn(self._page_crashed(slot, session_id)))
+
+    async def close_session(self, session_id: str) -> None:
+        for slot in self.slots:
+            if session_id in slot.sessions:
+                await slot.close(session_id, timeout=self.action_timeout)
+
+    # --- actions -----------------------------------------------------------------------------
+
+    async def navigate(self, session_id: str, url: str) -> NavigationResult:
+        page = self._held(session_id).page
+        response = await self._act(page.goto(url, timeout=self.action_timeout * 1000), "navigation")
+        title = await self._act(page.title(), "reading the title")
+        return NavigationResult(url=page.url, status=response.status if response else None, title=title)
+
+    async def evaluate(self, session_id: str, expression: str) -> Any:
+        page = self._held(session_id).page
+        return jsonable(await self._act(page.evaluate(expression), "evaluation", upstream=False))
+
+    async def screenshot(self, session_id: str) -> bytes:
+        page = self._held(session_id).page
+        return await self._act(page.screenshot(type="png", timeout=self.action_timeout * 1000), "screenshot")
+
+    async def content(self, session_id: str) -> str:
+        page = self._held(session_id).page
+        return await self._act(page.content(), "reading the content")
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _held(self, session_id: str) -> SessionPage:
+        for slot in self.slots:
+            held = slot.sessions.get(session_id)
+            if held is not None:
+                return held
+        self._spawn(self._report_lost([session_id]))
+        raise SessionEnded("failed")
+
+    async def _act(self, awaitable: Any, what: str, upstream: bool = True) -> Any:
+        try:
+            return await asyncio.wait_for(awaitable, self.action_timeout)
+        except (TimeoutError, PlaywrightTimeout) as exc:
+            raise ActionTimedOut(f"{what} did not finish within {self.action_timeout:g}s") from exc
+        except PlaywrightError as exc:
+            raise ActionFailed(f"{what} failed: {_first_line(exc)}", upstream=upstream) from exc
+
+    async def _launch(self, slot: BrowserSlot) -> None:
+        assert self._playwright is not None
+        await slot.launch(self._playwright, self._executable, self._browser_gone)
+
+    def _browser_gone(self, slot: BrowserSlot) -> None:
+        if self._stopping or slot.browser is None:
+            return
+        lost = list(slot.sessions)
+        log.error("browser %s disconnected with %d session(s); restarting it", slot.tag, len(lost))
+        slot.sessions.clear()
+        slot.browser = None
+        slot.restarting = True
+        self._spawn(self._report_lost(lost))
+        self._spawn(self._relaunch(slot))
+
+    async def _relaunch(self, slot: BrowserSlot) -> None:
+        delay = 0.5
+        while not self._stopping:
+            try:
+                await self._launch(slot)
+                return
+            except PlaywrightError as exc:
+                log.error("relaunching browser %s failed: %s; retrying in %.1fs", slot.tag, _first_line(exc), delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30)
+
+    async def _page_crashed(self, slot: BrowserSlot, session_id: str) -> None:
+        log.error("page of session %s crashed", session_id)
+        await slot.close(session_id, timeout=5)
+        await self._report_lost([session_id])
+
+    async def _report_lost(self, session_ids: Sequence[str]) -> None:
+        if session_ids and self._on_lost is not None:
+            await self._on_lost(session_ids, BROWSER_CRASHED)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed", exc_info=task.exception())
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
