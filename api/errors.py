@@ -26,8 +26,8 @@ from orchestrator.errors import (
 log = logging.getLogger(__name__)
 
 
-def _json(status: int, detail: str, headers: dict[str, str] | None = None, **extra: object) -> JSONResponse:
-    return JSONResponse({"detail": detail, **extra}, status_code=status, headers=headers)
+def _json(code: int, detail: str, headers: dict[str, str] | None = None, **extra: object) -> JSONResponse:
+    return JSONResponse({"detail": detail, **extra}, status_code=code, headers=headers)
 
 
 async def _browserpool_error(request: Request, exc: Exception) -> JSONResponse:

@@ -71,7 +71,11 @@ class EmbeddedRedis:
             "--dir", str(self.dir), "--appendonly", "yes", "--save", "", "--daemonize", "no",
             "--logfile", str(self.dir / "redis.log"),
         ]
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)  # noqa: PLW1509
+        # Its own session: a Ctrl-C meant for the daemon must not kill the store before the daemon
+        # has recorded its sessions as closed. It still ends with the daemon (see _die_with_parent).
+        self.process = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent  # noqa: PLW1509
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

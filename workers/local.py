@@ -1,6 +1,7 @@
 """The in-process worker: a pool of Chromium processes, one browser context per session."""
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -21,6 +22,7 @@ from .slot import BrowserSlot, SessionPage
 log = logging.getLogger(__name__)
 
 BROWSER_CRASHED = "browser_crashed"
+CHROME_ERROR_PAGE = "chrome-error://chromewebdata/"
 
 
 class LocalWorker:
@@ -117,7 +119,15 @@ class LocalWorker:
 
     async def navigate(self, session_id: str, url: str) -> NavigationResult:
         page = self._held(session_id).page
-        response = await self._act(page.goto(url, timeout=self.action_timeout * 1000), "navigation")
+        try:
+            response = await self._act(page.goto(url, timeout=self.action_timeout * 1000), "navigation")
+        except ActionFailed as exc:
+            if "net::ERR_" in str(exc):
+                # Chromium commits its error page after goto has failed; wait for it, or it would cut the
+                # session's next navigation short.
+                with contextlib.suppress(PlaywrightError):
+                    await page.wait_for_url(CHROME_ERROR_PAGE, wait_until="commit", timeout=2000)
+            raise
         title = await self._act(page.title(), "reading the title")
         return NavigationResult(url=page.url, status=response.status if response else None, title=title)
 

@@ -1,0 +1,122 @@
+"""Fixtures: a real Redis for the run, a unique key prefix per test, a whole daemon in-process."""
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from api.app import create_app
+from orchestrator.config import Settings
+from orchestrator.keys import Keys
+from orchestrator.runtime import Runtime, connect_redis
+from tests.support import RedisProcess, local_site
+from workers.local import LocalWorker
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    server = RedisProcess().start()
+    try:
+        yield server.url
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = connect_redis(redis_url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+def keys(prefix: str) -> Keys:
+    return Keys(prefix)
+
+
+@pytest.fixture(scope="session")
+def site() -> Iterator[str]:
+    with local_site() as url:
+        yield url
+
+
+def make_settings(redis_url: str, prefix: str, state_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "redis_url": redis_url,
+        "redis_prefix": prefix,
+        "state_dir": state_dir,
+        "worker_id": f"worker-{uuid.uuid4().hex[:8]}",
+        "reap_interval": 0.5,
+        "worker_lease_ttl": 3.0,
+        "contexts_per_browser": 5,
+        "action_timeout": 10.0,
+        **overrides,
+    }
+    return Settings(**values)
+
+
+def local_worker(settings: Settings) -> LocalWorker:
+    return LocalWorker(
+        settings.effective_worker_id,
+        settings.browsers,
+        settings.contexts_per_browser,
+        settings.chromium_path,
+        settings.action_timeout,
+    )
+
+
+@dataclass
+class Daemon:
+    """A whole daemon (runtime + API) in this process, reached through its ASGI app."""
+
+    runtime: Runtime
+    client: httpx.AsyncClient
+
+    @property
+    def worker(self) -> LocalWorker:
+        worker = self.runtime.worker
+        assert isinstance(worker, LocalWorker)
+        return worker
+
+    async def user(self, name: str | None = None, password: str | None = None) -> dict[str, str]:
+        """A new user; returns the headers that authenticate as them."""
+        user = await self.runtime.accounts.add_user(name or f"user-{uuid.uuid4().hex[:8]}", password)
+        issued = await self.runtime.accounts.create_api_key(user, "test")
+        return {"X-API-Key": issued.secret}
+
+    async def create(self, headers: dict[str, str], **body: Any) -> dict[str, Any]:
+        response = await self.client.post("/v1/browser/sessions/", json=body, headers=headers)
+        assert response.status_code == 201, response.text
+        created: dict[str, Any] = response.json()
+        return created
+
+
+async def start_daemon(settings: Settings) -> AsyncIterator[Daemon]:
+    app = create_app(local_worker, settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://browserpool.test", timeout=30) as client:
+            yield Daemon(app.state.runtime, client)
+
+
+@pytest.fixture
+def daemon_settings(redis_url: str, prefix: str, tmp_path: Path) -> Settings:
+    return make_settings(redis_url, prefix, tmp_path)
+
+
+@pytest.fixture
+async def daemon(daemon_settings: Settings) -> AsyncIterator[Daemon]:
+    async for d in start_daemon(daemon_settings):
+        yield d
