@@ -35,6 +35,7 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check orchestrator api workers tests
+	$(BIN)/ruff format --check orchestrator api workers tests
 	$(BIN)/mypy
 
 clean:

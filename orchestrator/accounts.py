@@ -108,8 +108,12 @@ class AccountStore:
         key_id = uuid.uuid4().hex[:16]
         secret = f"{API_KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
         key = ApiKey(key_id=key_id, name=name, created_at_ms=clock.now_ms())
-        fields = {"user_id": user.user_id, "name": name, "created_at_ms": str(key.created_at_ms),
-                  "digest": _digest(secret)}
+        fields = {
+            "user_id": user.user_id,
+            "name": name,
+            "created_at_ms": str(key.created_at_ms),
+            "digest": _digest(secret),
+        }
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(self.keys.api_key(key_id), mapping=fields)
             pipe.sadd(self.keys.user_api_keys(user.user_id), key_id)
@@ -149,5 +153,5 @@ class AccountStore:
 def _key_id_of(secret: str) -> str | None:
     if not secret.startswith(API_KEY_PREFIX):
         return None
-    key_id, sep, _ = secret[len(API_KEY_PREFIX):].partition("_")
+    key_id, sep, _ = secret[len(API_KEY_PREFIX) :].partition("_")
     return key_id if sep and key_id.isalnum() else None

@@ -28,7 +28,8 @@ _ALLOWED: dict[SessionStatus, frozenset[SessionStatus]] = {
         {SessionStatus.ACTIVE, SessionStatus.CLOSING, SessionStatus.EXPIRED, SessionStatus.FAILED}
     ),
     SessionStatus.ACTIVE: frozenset({SessionStatus.CLOSING, SessionStatus.EXPIRED, SessionStatus.FAILED}),
-    SessionStatus.CLOSING: frozenset({SessionStatus.CLOSED, SessionStatus.FAILED}),
+    # A close the owner asked for ends as `closed`, whatever happens to the browser meanwhile.
+    SessionStatus.CLOSING: frozenset({SessionStatus.CLOSED}),
 }
 
 

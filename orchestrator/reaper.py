@@ -79,6 +79,8 @@ class Reaper:
         for worker_id in lapsed:
             ids = await self.store.worker_session_ids(worker_id)
             moved = await self.store.transition_many(ids, SessionStatus.FAILED, now, reason=EndReason.WORKER_LOST)
+            # Closes already under way finish as the owner asked: the context died with its worker anyway.
+            moved += await self.store.transition_many(ids, SessionStatus.CLOSED, now)
             failed += moved
             await self.registry.forget(worker_id)
             log.warning("worker %s lapsed: %d session(s) failed", worker_id, len(moved))

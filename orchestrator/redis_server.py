@@ -14,7 +14,9 @@ from redis.exceptions import RedisError
 log = logging.getLogger(__name__)
 
 DEFAULT_LOCAL_URL = "redis://127.0.0.1:6379/0"
-INSTALL_HINT = "no redis-server binary found: install one (Debian: apt-get install -y redis-server) or set BROWSERPOOL_REDIS_URL"
+INSTALL_HINT = (
+    "no redis-server binary found: install one (Debian: apt-get install -y redis-server) or set BROWSERPOOL_REDIS_URL"
+)
 
 
 class RedisUnavailable(RuntimeError):
@@ -67,22 +69,41 @@ class EmbeddedRedis:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.socket.unlink(missing_ok=True)
         args = [
-            binary, "--port", "0", "--unixsocket", str(self.socket), "--unixsocketperm", "700",
-            "--dir", str(self.dir), "--appendonly", "yes", "--save", "", "--daemonize", "no",
-            "--logfile", str(self.dir / "redis.log"),
+            binary,
+            "--port",
+            "0",
+            "--unixsocket",
+            str(self.socket),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(self.dir),
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+            "--logfile",
+            str(self.dir / "redis.log"),
         ]
         # Its own session: a Ctrl-C meant for the daemon must not kill the store before the daemon
         # has recorded its sessions as closed. It still ends with the daemon (see _die_with_parent).
         self.process = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent  # noqa: PLW1509
+            args, stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RedisUnavailable(f"embedded redis-server exited with {self.process.returncode}; see {self.dir}/redis.log")
+                raise RedisUnavailable(
+                    f"embedded redis-server exited with {self.process.returncode}; see {self.dir}/redis.log"
+                )
             if self.socket.exists() and answers(self.url):
-                log.warning("no Redis configured and none on 127.0.0.1:6379: started a private redis-server at %s "
-                            "(data in %s)", self.socket, self.dir)
+                log.warning(
+                    "no Redis configured and none on 127.0.0.1:6379: started a private redis-server at %s (data in %s)",
+                    self.socket,
+                    self.dir,
+                )
                 return self.url
             time.sleep(0.05)
         self.stop()

@@ -88,15 +88,23 @@ class SessionService:
         if not record.status.is_live:
             return
         moved = await self.store.transition(
-            session_id, SessionStatus.CLOSING, clock.now_ms(), reason=EndReason.DELETED,
-            user_id=record.user_id, worker_id=record.worker_id,
+            session_id,
+            SessionStatus.CLOSING,
+            clock.now_ms(),
+            reason=EndReason.DELETED,
+            user_id=record.user_id,
+            worker_id=record.worker_id,
         )
         if moved is None or record.worker_id != self.worker.worker_id:
             return  # someone else ended it, or its worker will close it on its next reconcile
         await self.worker.close_session(session_id)
         await self.store.transition(
-            session_id, SessionStatus.CLOSED, clock.now_ms(), reason=EndReason.DELETED,
-            user_id=record.user_id, worker_id=record.worker_id,
+            session_id,
+            SessionStatus.CLOSED,
+            clock.now_ms(),
+            reason=EndReason.DELETED,
+            user_id=record.user_id,
+            worker_id=record.worker_id,
         )
         self.activity.forget(session_id)
 
@@ -204,9 +212,7 @@ class SessionService:
             await self.worker.close_session(session_id)
         finally:
             self.worker.release(session_id)
-            await self.store.transition(
-                session_id, SessionStatus.FAILED, clock.now_ms(), reason=EndReason.START_FAILED
-            )
+            await self.store.transition(session_id, SessionStatus.FAILED, clock.now_ms(), reason=EndReason.START_FAILED)
 
     def _in_background(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)

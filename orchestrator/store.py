@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
@@ -134,7 +135,7 @@ class SessionStore:
         due_only: bool,
         sources: Iterable[SessionStatus] | None = None,
         pipe: Pipeline | None = None,
-    ) -> object:
+    ) -> Any:
         allowed = sources_of(target) if sources is None else frozenset(sources) & sources_of(target)
         return await self._scripts.transition(
             keys=[
@@ -157,8 +158,9 @@ class SessionStore:
         )
 
     @staticmethod
-    def _as_transition(session_id: str, target: SessionStatus, result: object) -> Transition | None:
+    def _as_transition(session_id: str, target: SessionStatus, result: Any) -> Transition | None:
+        """The transition script answers {previous status, end reason}, or nil when nothing moved."""
         if not result:
             return None
-        previous, reason = result  # type: ignore[misc]
+        previous, reason = result
         return Transition(session_id, SessionStatus(previous), target, reason or None)

@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,7 @@ class Daemon:
         return created
 
 
+@asynccontextmanager
 async def start_daemon(settings: Settings) -> AsyncIterator[Daemon]:
     app = create_app(local_worker, settings)
     async with app.router.lifespan_context(app):
@@ -118,5 +120,5 @@ def daemon_settings(redis_url: str, prefix: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def daemon(daemon_settings: Settings) -> AsyncIterator[Daemon]:
-    async for d in start_daemon(daemon_settings):
+    async with start_daemon(daemon_settings) as d:
         yield d

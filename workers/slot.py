@@ -50,7 +50,9 @@ class BrowserSlot:
     def pid(self) -> int | None:
         return browser_pid(self.tag)
 
-    async def launch(self, playwright: Playwright, executable: str, on_disconnect: Callable[["BrowserSlot"], None]) -> None:
+    async def launch(
+        self, playwright: Playwright, executable: str, on_disconnect: Callable[["BrowserSlot"], None]
+    ) -> None:
         browser = await playwright.chromium.launch(
             executable_path=executable,
             headless=True,

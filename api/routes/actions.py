@@ -23,7 +23,9 @@ ACTION_ERRORS: dict[int | str, dict[str, object]] = {
 
 
 @router.post("/navigate", response_model=NavigateResponse, responses=ACTION_ERRORS, summary="Navigate the page")
-async def navigate(session_id: str, body: NavigateRequest, user: CurrentUser, sessions: SessionsDep) -> NavigateResponse:
+async def navigate(
+    session_id: str, body: NavigateRequest, user: CurrentUser, sessions: SessionsDep
+) -> NavigateResponse:
     scheme = urlsplit(body.url).scheme.lower()
     if scheme not in ALLOWED_SCHEMES:
         raise InvalidInput(f"url scheme {scheme or '(none)'!r} is not allowed; use http or https")
@@ -32,7 +34,9 @@ async def navigate(session_id: str, body: NavigateRequest, user: CurrentUser, se
 
 
 @router.post("/evaluate", response_model=EvaluateResponse, responses=ACTION_ERRORS, summary="Evaluate JavaScript")
-async def evaluate(session_id: str, body: EvaluateRequest, user: CurrentUser, sessions: SessionsDep) -> EvaluateResponse:
+async def evaluate(
+    session_id: str, body: EvaluateRequest, user: CurrentUser, sessions: SessionsDep
+) -> EvaluateResponse:
     return EvaluateResponse(result=await sessions.evaluate(user.user_id, session_id, body.expression))
 
 

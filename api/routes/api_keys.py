@@ -12,7 +12,7 @@ router = APIRouter(prefix="/v1/api-keys", tags=["api keys"])
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreated, summary="Create an API key")
 async def create_api_key(user: CurrentUser, accounts: AccountsDep, body: ApiKeyCreate | None = None) -> ApiKeyCreated:
-    issued = await accounts.create_api_key(user, (body or ApiKeyCreate()).name)
+    issued = await accounts.create_api_key(user, body.name if body else "default")
     public = ApiKeyPublic.of(issued.key)
     return ApiKeyCreated(**public.model_dump(), api_key=issued.secret)
 

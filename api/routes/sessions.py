@@ -1,5 +1,7 @@
 """Browser sessions: create, list, read, keep alive, close."""
 
+from typing import Any
+
 from fastapi import APIRouter, Response, status
 
 from orchestrator.errors import InvalidInput
@@ -10,7 +12,9 @@ from ..schemas import BrowserSessionListResponse, BrowserSessionResponse, ErrorB
 
 router = APIRouter(prefix="/v1/browser/sessions", tags=["browser sessions"])
 
-NOT_FOUND = {404: {"model": ErrorBody, "description": "Unknown session, or another user's"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "Unknown session, or another user's"}
+}
 
 
 @router.post(
@@ -44,9 +48,7 @@ async def get_session(session_id: str, user: CurrentUser, sessions: SessionsDep)
     return BrowserSessionResponse.of(await sessions.get(user.user_id, session_id))
 
 
-@router.delete(
-    "/{session_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND, summary="Close a session"
-)
+@router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND, summary="Close a session")
 async def close_session(session_id: str, user: CurrentUser, sessions: SessionsDep) -> Response:
     await sessions.close(user.user_id, session_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -32,7 +32,9 @@ async def test_screenshot_is_a_png_of_the_viewport(daemon: Daemon, site: str) ->
     assert (width, height) == (640, 360)
 
 
-async def test_failed_navigation_is_502_with_the_browsers_error_and_the_session_lives(daemon: Daemon, site: str) -> None:
+async def test_failed_navigation_is_502_with_the_browsers_error_and_the_session_lives(
+    daemon: Daemon, site: str
+) -> None:
     me = await daemon.user()
     sid = (await daemon.create(me))["session_id"]
     dead = f"http://127.0.0.1:{free_port()}/"

@@ -7,8 +7,13 @@ SESSIONS = "/v1/browser/sessions/"
 
 async def test_no_or_bad_credentials_are_401_with_www_authenticate(daemon: Daemon) -> None:
     for headers in [{}, {"X-API-Key": "bp_nope_nope"}, {"X-API-Key": "garbage"}, {"Authorization": "Bearer nope"}]:
-        for method, path in [("GET", SESSIONS), ("POST", SESSIONS), ("GET", "/v1/api-keys"),
-                             ("GET", SESSIONS + "x"), ("DELETE", SESSIONS + "x")]:
+        for method, path in [
+            ("GET", SESSIONS),
+            ("POST", SESSIONS),
+            ("GET", "/v1/api-keys"),
+            ("GET", SESSIONS + "x"),
+            ("DELETE", SESSIONS + "x"),
+        ]:
             response = await daemon.client.request(method, path, headers=headers, json={})
             assert response.status_code == 401, (headers, path)
             assert response.headers["www-authenticate"] == "Bearer"

@@ -51,7 +51,7 @@ async def test_timeout_over_the_maximum_is_422(daemon: Daemon) -> None:
     await _nothing_created(daemon, me)
 
 
-@pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b'"text"', b"{\"viewport_width\": 800,}"])
+@pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b'"text"', b'{"viewport_width": 800,}'])
 async def test_malformed_json_is_422(daemon: Daemon, raw: bytes) -> None:
     me = await daemon.user()
     headers = {**me, "Content-Type": "application/json"}
@@ -74,7 +74,7 @@ async def test_a_full_pool_answers_503_with_retry_after(redis_url: str, prefix: 
     from tests.conftest import make_settings, start_daemon
 
     settings = make_settings(redis_url, prefix, tmp_path, browsers=1, contexts_per_browser=2)
-    async for daemon in start_daemon(settings):
+    async with start_daemon(settings) as daemon:
         me = await daemon.user()
         await daemon.create(me)
         await daemon.create(me)

@@ -34,7 +34,7 @@ async def test_reaper_expires_a_timed_out_session_and_closes_its_context(daemon:
 
 async def test_idle_sessions_expire_and_used_ones_do_not(redis_url: str, prefix: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     settings = make_settings(redis_url, prefix, tmp_path, idle_timeout=3)
-    async for daemon in start_daemon(settings):
+    async with start_daemon(settings) as daemon:
         me = await daemon.user()
         idle = (await daemon.create(me))["session_id"]
         busy = (await daemon.create(me))["session_id"]
@@ -73,7 +73,7 @@ async def test_redis_down_is_503_json_and_the_daemon_recovers(prefix: str, tmp_p
     revived: RedisProcess | None = None
     try:
         settings = make_settings(server.url, prefix, tmp_path)
-        async for daemon in start_daemon(settings):
+        async with start_daemon(settings) as daemon:
             me = await daemon.user()
             await daemon.create(me)
             server.stop()
@@ -97,12 +97,14 @@ async def test_redis_down_is_503_json_and_the_daemon_recovers(prefix: str, tmp_p
 
 
 async def test_two_daemons_share_a_redis_without_failing_each_others_sessions(
-    redis_url: str, prefix: str, tmp_path  # type: ignore[no-untyped-def]
+    redis_url: str,
+    prefix: str,
+    tmp_path,  # type: ignore[no-untyped-def]
 ) -> None:
     settings_a = make_settings(redis_url, prefix, tmp_path / "a", worker_lease_ttl=2.0)
     settings_b = make_settings(redis_url, prefix, tmp_path / "b", worker_lease_ttl=2.0)
-    async for a in start_daemon(settings_a):
-        async for b in start_daemon(settings_b):
+    async with start_daemon(settings_a) as a:
+        async with start_daemon(settings_b) as b:
             me = await a.user()
             sid = (await a.create(me))["session_id"]
             held = a.worker.slots[0].sessions[sid]

@@ -161,4 +161,3 @@ def _parse(stamp: str):  # type: ignore[no-untyped-def]
     from datetime import datetime
 
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-
