@@ -9,8 +9,32 @@ from orchestrator.accounts import AccountStore
 from orchestrator.config import Settings
 from orchestrator.errors import BrowserpoolError
 from orchestrator.keys import Keys
-from orchestrator.redis_server import EmbeddedRedis, RedisUnavailable, resolve_redis_url
+from orchestrator.redis_server import (
+    DEFAULT_LOCAL_URL,
+    INSTALL_HINT,
+    EmbeddedRedis,
+    RedisUnavailable,
+    answers,
+    find_redis_server,
+    resolve_redis_url,
+)
 from orchestrator.runtime import connect_redis
+
+
+def _preflight(settings: Settings) -> str | None:
+    """What would stop the daemon from starting, said in one line (None when nothing would)."""
+    from workers.chromium import ChromiumNotFound, find_chromium
+
+    try:
+        if find_chromium(settings.chromium_path) is None:
+            return "no Chromium found: run `make setup`, or apt-get install -y chromium-headless-shell"
+    except ChromiumNotFound as exc:
+        return str(exc)
+    embedded = EmbeddedRedis(settings.state_dir)
+    if not settings.redis_url and not answers(DEFAULT_LOCAL_URL) and find_redis_server() is None:
+        if not (embedded.socket.exists() and answers(embedded.url)):
+            return INSTALL_HINT
+    return None
 
 
 def _serve(settings: Settings) -> int:
@@ -19,6 +43,11 @@ def _serve(settings: Settings) -> int:
     from workers.local import LocalWorker
 
     from .app import create_app
+
+    problem = _preflight(settings)
+    if problem:
+        print(f"browserpool: {problem}", file=sys.stderr)
+        return 1
 
     def local_worker(s: Settings) -> LocalWorker:
         return LocalWorker(s.effective_worker_id, s.browsers, s.contexts_per_browser, s.chromium_path, s.action_timeout)
