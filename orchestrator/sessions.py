@@ -3,9 +3,9 @@
 import asyncio
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from . import clock
 from .activity import ActivityRecorder
@@ -16,6 +16,8 @@ from .store import SessionStore, Transition
 from .worker import BrowserWorker, NavigationResult
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class SessionService:
@@ -118,32 +120,16 @@ class SessionService:
     # --- actions -----------------------------------------------------------------------------
 
     async def navigate(self, user_id: str, session_id: str, url: str) -> NavigationResult:
-        await self._drivable(user_id, session_id)
-        try:
-            return await self.worker.navigate(session_id, url)
-        finally:
-            await self.activity.record(session_id)
+        return await self._drive(user_id, session_id, lambda: self.worker.navigate(session_id, url))
 
     async def evaluate(self, user_id: str, session_id: str, expression: str) -> Any:
-        await self._drivable(user_id, session_id)
-        try:
-            return await self.worker.evaluate(session_id, expression)
-        finally:
-            await self.activity.record(session_id)
+        return await self._drive(user_id, session_id, lambda: self.worker.evaluate(session_id, expression))
 
     async def screenshot(self, user_id: str, session_id: str) -> bytes:
-        await self._drivable(user_id, session_id)
-        try:
-            return await self.worker.screenshot(session_id)
-        finally:
-            await self.activity.record(session_id)
+        return await self._drive(user_id, session_id, lambda: self.worker.screenshot(session_id))
 
     async def content(self, user_id: str, session_id: str) -> str:
-        await self._drivable(user_id, session_id)
-        try:
-            return await self.worker.content(session_id)
-        finally:
-            await self.activity.record(session_id)
+        return await self._drive(user_id, session_id, lambda: self.worker.content(session_id))
 
     # --- ends that do not come from the owner ------------------------------------------------
 
@@ -195,6 +181,14 @@ class SessionService:
             await asyncio.gather(*self._cleanups, return_exceptions=True)
 
     # --- internals ---------------------------------------------------------------------------
+
+    async def _drive(self, user_id: str, session_id: str, action: Callable[[], Awaitable[T]]) -> T:
+        """Run one action on a session's page if it may be driven here; the use counts as activity."""
+        await self._drivable(user_id, session_id)
+        try:
+            return await action()
+        finally:
+            await self.activity.record(session_id)
 
     async def _drivable(self, user_id: str, session_id: str) -> SessionRecord:
         record = await self.get(user_id, session_id)
