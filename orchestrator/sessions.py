@@ -73,9 +73,14 @@ class SessionService:
         except Exception:
             await self._abandon(session_id)
             raise
-        moved = await self.store.transition(
-            session_id, SessionStatus.ACTIVE, clock.now_ms(), user_id=user_id, worker_id=record.worker_id
-        )
+        try:
+            moved = await self.store.transition(
+                session_id, SessionStatus.ACTIVE, clock.now_ms(), user_id=user_id, worker_id=record.worker_id
+            )
+        except BaseException:
+            # The store failed us after the context opened: a context nobody can reach must not linger.
+            self._in_background(self._abandon(session_id))
+            raise
         if moved is None:
             # Ended while it was starting (closed, reaped or its browser died): do not leak the context.
             await self.worker.close_session(session_id)
