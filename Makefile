@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench clean redis-server
 
 setup: $(STAMP)
 	@$(BIN)/python -m workers.chromium >/dev/null
@@ -37,6 +37,10 @@ lint: setup
 	$(BIN)/ruff check orchestrator api workers tests
 	$(BIN)/ruff format --check orchestrator api workers tests
 	$(BIN)/mypy
+
+# Benchmarks against a real daemon, Redis and Chromium; prints a table, writes bench/results/latest.json.
+bench: setup
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
