@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: setup run test lint bench clean redis-server
 
-setup: $(STAMP)
+setup: $(STAMP) tests/node/node_modules/.installed
 	@$(BIN)/python -m workers.chromium >/dev/null
 	@command -v redis-server >/dev/null || test -x /usr/bin/redis-server || $(MAKE) --no-print-directory redis-server
 
@@ -16,6 +16,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@
+
+# The CDP tests drive sessions with a real Puppeteer (puppeteer-core: it downloads no browser).
+tests/node/node_modules/.installed: tests/node/package.json tests/node/package-lock.json
+	@if command -v npm >/dev/null; then \
+		cd tests/node && npm ci --silent --no-audit --no-fund && touch node_modules/.installed; \
+	else echo "npm not found: the Puppeteer tests will be skipped"; fi
 
 # Tests and the embedded default need a redis-server binary; install Debian's when we can.
 redis-server:

@@ -10,7 +10,7 @@ from orchestrator.config import Settings
 from orchestrator.runtime import Runtime, WorkerFactory
 
 from .errors import install_error_handlers
-from .routes import actions, api_keys, auth, health, sessions
+from .routes import actions, api_keys, auth, cdp, health, sessions
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,6 @@ def create_app(worker_factory: WorkerFactory, settings: Settings | None = None) 
     )
     app.state.runtime = runtime
     install_error_handlers(app)
-    for module in (health, auth, api_keys, sessions, actions):
+    for module in (health, auth, api_keys, sessions, actions, cdp):
         app.include_router(module.router)
     return app

@@ -37,6 +37,14 @@ def _preflight(settings: Settings) -> str | None:
     return None
 
 
+class _DenialIsNotAnError(logging.Filter):
+    """uvicorn's websockets-sansio protocol logs a refused CDP websocket (a 401/404/410 denial response,
+    which the client does receive) as "returned without completing handshake"; drop that false alarm."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "without completing handshake" not in record.getMessage()
+
+
 def _serve(settings: Settings) -> int:
     import uvicorn
 
@@ -62,6 +70,7 @@ def _serve(settings: Settings) -> int:
         lifespan="on",
     )
     server = uvicorn.Server(config)
+    logging.getLogger("uvicorn.error").addFilter(_DenialIsNotAnError())
     server.run()
     return 0 if server.started else 1
 

@@ -55,6 +55,12 @@ class BrowserSessionResponse(BaseModel):
         )
 
 
+class SessionDetail(BrowserSessionResponse):
+    """One session, with where to drive it over CDP (null once it has ended)."""
+
+    cdp_url: str | None = None
+
+
 class BrowserSessionListResponse(BaseModel):
     """Response schema for listing browser sessions"""
 

@@ -18,6 +18,7 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
+    public_url: str | None = Field(None, pattern=r"^https?://")  # as clients reach us (behind a proxy or TLS)
 
     redis_url: str | None = None
     redis_prefix: str = Field("browserpool", min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")

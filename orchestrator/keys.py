@@ -66,5 +66,9 @@ class Keys:
         return f"{self.prefix}:token:{token_digest}"
 
     @property
+    def cdp_secret(self) -> str:
+        return f"{self.prefix}:secret:cdp"
+
+    @property
     def bootstrap(self) -> str:
         return f"{self.prefix}:bootstrap"

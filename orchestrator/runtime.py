@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 
 from . import clock
 from .accounts import AccountStore
+from .cdp_tokens import CdpTokens, load_secret
 from .config import Settings
 from .keys import Keys
 from .lifecycle import LIVE, EndReason, SessionStatus
@@ -49,7 +50,8 @@ class Runtime:
         self.accounts = AccountStore(self.redis, self.keys, settings.token_ttl)
         self.registry = WorkerRegistry(self.redis, self.keys, settings.worker_lease_ttl)
         self.worker = self._worker_factory(settings)
-        self.sessions = SessionService(self.store, self.worker, settings.idle_timeout)
+        tokens = CdpTokens(await load_secret(self.redis, self.keys))
+        self.sessions = SessionService(self.store, self.worker, settings.idle_timeout, tokens)
         self.reaper = Reaper(self.redis, self.keys, self.store, self.registry, self.sessions.after_ended)
 
         recovered = await self.sessions.recover_previous_incarnation()
@@ -125,7 +127,7 @@ class Runtime:
         now = clock.now_ms()
         await self.store.transition_many(held, SessionStatus.CLOSING, now, reason=EndReason.SHUTDOWN, sources=LIVE)
         for session_id in held:
-            await self.worker.close_session(session_id)
+            await self.worker.close_session(session_id, "session closed (the daemon is shutting down)")
         await self.store.transition_many(held, SessionStatus.CLOSED, clock.now_ms(), reason=EndReason.SHUTDOWN)
         await self.sessions.drain()
 

@@ -9,11 +9,12 @@ from typing import Any, TypeVar
 
 from . import clock
 from .activity import ActivityRecorder
+from .cdp_tokens import CdpTokens
 from .errors import PoolUnavailable, SessionEnded, SessionNotFound, SessionNotReady
 from .lifecycle import LIVE, EndReason, SessionStatus
 from .models import SessionRecord, SessionSpec
 from .store import SessionStore, Transition
-from .worker import BrowserWorker, NavigationResult
+from .worker import BrowserWorker, CdpClient, NavigationResult
 
 log = logging.getLogger(__name__)
 
@@ -21,10 +22,11 @@ T = TypeVar("T")
 
 
 class SessionService:
-    def __init__(self, store: SessionStore, worker: BrowserWorker, idle_timeout: int) -> None:
+    def __init__(self, store: SessionStore, worker: BrowserWorker, idle_timeout: int, cdp_tokens: CdpTokens) -> None:
         self.store = store
         self.worker = worker
         self.idle_timeout = idle_timeout
+        self.cdp_tokens = cdp_tokens
         self.activity = ActivityRecorder(lambda sid, at: store.touch(sid, at))
         self._cleanups: set[asyncio.Task[None]] = set()
 
@@ -104,7 +106,7 @@ class SessionService:
         )
         if moved is None or record.worker_id != self.worker.worker_id:
             return  # someone else ended it, or its worker will close it on its next reconcile
-        await self.worker.close_session(session_id)
+        await self.worker.close_session(session_id, "session closed (deleted)")
         await self.store.transition(
             session_id,
             SessionStatus.CLOSED,
@@ -136,6 +138,19 @@ class SessionService:
     async def content(self, user_id: str, session_id: str) -> str:
         return await self._drive(user_id, session_id, lambda: self.worker.content(session_id))
 
+    # --- CDP --------------------------------------------------------------------------------------
+
+    async def cdp_session(self, session_id: str, user_id: str | None, token: str | None) -> SessionRecord:
+        """The session a CDP connection may open: its owner's, or anyone's holding its token."""
+        record = await self.store.get(session_id)
+        owner = record is not None and user_id is not None and record.user_id == user_id
+        if record is None or not (owner or (token is not None and self.cdp_tokens.verify(session_id, token))):
+            raise SessionNotFound(session_id)
+        return await self._drivable(record.user_id, session_id)
+
+    async def relay_cdp(self, session_id: str, client: CdpClient) -> None:
+        await self.worker.relay_cdp(session_id, client, lambda: self.activity.record(session_id))
+
     # --- ends that do not come from the owner ------------------------------------------------
 
     async def end_lost(self, session_ids: Sequence[str], reason: str) -> None:
@@ -154,7 +169,7 @@ class SessionService:
         for t in transitions:
             self.activity.forget(t.session_id)
             if t.session_id in held:
-                await self.worker.close_session(t.session_id)
+                await self.worker.close_session(t.session_id, f"session {t.current.value} ({t.reason})")
 
     async def recover_previous_incarnation(self) -> int:
         """Sessions recorded for this worker id by a process that is gone can never come back."""
@@ -175,7 +190,7 @@ class SessionService:
         for session_id, status in zip(held, statuses, strict=True):
             if status is not None and status.is_live:
                 continue
-            await self.worker.close_session(session_id)
+            await self.worker.close_session(session_id, f"session {status.value if status else 'gone'}")
             self.activity.forget(session_id)
             if status is SessionStatus.CLOSING:
                 await self.store.transition(session_id, SessionStatus.CLOSED, clock.now_ms())

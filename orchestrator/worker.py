@@ -14,6 +14,21 @@ from .models import SessionSpec
 SessionsLost = Callable[[Sequence[str], str], Awaitable[None]]
 
 
+class ClientGone(Exception):
+    """The CDP client closed its websocket."""
+
+
+class CdpClient(Protocol):
+    """A client's CDP websocket, as the API hands it to a worker."""
+
+    async def receive_text(self) -> str:
+        """The next text frame; raises ClientGone when the client has disconnected."""
+
+    async def send_text(self, data: str) -> None: ...
+
+    async def close(self, code: int, reason: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class NavigationResult:
     url: str
@@ -52,8 +67,11 @@ class BrowserWorker(Protocol):
     async def open_session(self, session_id: str, spec: SessionSpec) -> None:
         """Open the reserved slot's context and page with the spec's viewport and user agent."""
 
-    async def close_session(self, session_id: str) -> None:
-        """Close the session's context; a no-op for a session this worker does not hold."""
+    async def close_session(self, session_id: str, reason: str = "session ended") -> None:
+        """Close the session's contexts and CDP connections; a no-op for a session this worker does not hold."""
+
+    async def relay_cdp(self, session_id: str, client: CdpClient, on_activity: Callable[[], Awaitable[None]]) -> None:
+        """Relay the client's CDP traffic to the session's browser context until either side closes."""
 
     async def navigate(self, session_id: str, url: str) -> NavigationResult: ...
 

@@ -15,7 +15,7 @@ from api.app import create_app
 from orchestrator.config import Settings
 from orchestrator.keys import Keys
 from orchestrator.runtime import Runtime, connect_redis
-from tests.support import RedisProcess, local_site
+from tests.support import RedisProcess, free_port, local_site
 from workers.local import LocalWorker
 
 
@@ -111,6 +111,31 @@ async def start_daemon(settings: Settings) -> AsyncIterator[Daemon]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://browserpool.test", timeout=30) as client:
             yield Daemon(app.state.runtime, client)
+
+
+@asynccontextmanager
+async def serve_daemon(settings: Settings) -> AsyncIterator[Daemon]:
+    """A whole daemon in this process behind a real uvicorn socket (websockets need one)."""
+    import asyncio
+
+    import uvicorn
+
+    app = create_app(local_worker, settings)
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="warning")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+                raise RuntimeError("uvicorn stopped before it started")
+            await asyncio.sleep(0.02)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            yield Daemon(app.state.runtime, client)
+    finally:
+        server.should_exit = True
+        await task
 
 
 @pytest.fixture

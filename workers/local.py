@@ -3,7 +3,8 @@
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from playwright.async_api import Error as PlaywrightError
@@ -13,9 +14,12 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 from orchestrator.errors import ActionFailed, ActionTimedOut, PoolFull, PoolUnavailable, SessionEnded
 from orchestrator.models import SessionSpec
 from orchestrator.placement import least_loaded
-from orchestrator.worker import NavigationResult, SessionsLost, WorkerLoad
+from orchestrator.worker import CdpClient, NavigationResult, SessionsLost, WorkerLoad
 
+from .cdp_relay import CdpRelay
+from .cdp_scope import CdpScope
 from .chromium import ensure_chromium
+from .devtools import DevToolsUnavailable
 from .jsonable import jsonable
 from .slot import BrowserSlot, SessionPage
 
@@ -110,10 +114,27 @@ class LocalWorker:
             self.release(session_id)
         held.page.on("crash", lambda _: self._spawn(self._page_crashed(slot, session_id)))
 
-    async def close_session(self, session_id: str) -> None:
+    async def close_session(self, session_id: str, reason: str = "session ended") -> None:
         for slot in self.slots:
             if session_id in slot.sessions:
-                await slot.close(session_id, timeout=self.action_timeout)
+                await slot.close(session_id, timeout=self.action_timeout, reason=reason)
+
+    async def relay_cdp(self, session_id: str, client: CdpClient, on_activity: Callable[[], Awaitable[None]]) -> None:
+        slot, held = self._slot_of(session_id)
+        try:
+            context_id = await slot.context_id(held)
+            endpoint = await asyncio.to_thread(slot.cdp_endpoint)
+        except (PlaywrightError, DevToolsUnavailable) as exc:
+            raise PoolUnavailable(f"the session's browser cannot take CDP connections: {exc}", retry_after=1) from exc
+        if held.download_dir is None:
+            held.download_dir = tempfile.mkdtemp(prefix=f"browserpool-downloads-{session_id}-")
+        scope = CdpScope(context_id, held.download_dir, held.extra_contexts)
+        relay = CdpRelay(client, endpoint, scope, on_activity)
+        held.relays.add(relay)
+        try:
+            await relay.run()
+        finally:
+            held.relays.discard(relay)
 
     # --- actions -----------------------------------------------------------------------------
 
@@ -146,10 +167,13 @@ class LocalWorker:
     # --- internals ---------------------------------------------------------------------------
 
     def _held(self, session_id: str) -> SessionPage:
+        return self._slot_of(session_id)[1]
+
+    def _slot_of(self, session_id: str) -> tuple[BrowserSlot, SessionPage]:
         for slot in self.slots:
             held = slot.sessions.get(session_id)
             if held is not None:
-                return held
+                return slot, held
         self._spawn(self._report_lost([session_id]))
         raise SessionEnded("failed")
 

@@ -2,12 +2,16 @@
 
 import asyncio
 import logging
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from playwright.async_api import Browser, BrowserContext, Page, Playwright
+from playwright.async_api import Browser, BrowserContext, CDPSession, Page, Playwright
 from playwright.async_api import Error as PlaywrightError
 
+from .cdp_relay import CdpRelay
+from .devtools import DEBUGGING_ARGS, DevToolsUnavailable, browser_endpoint
 from .processes import SLOT_FLAG, browser_pid
 
 log = logging.getLogger(__name__)
@@ -28,6 +32,10 @@ CHROMIUM_ARGS = (
 class SessionPage:
     context: BrowserContext
     page: Page
+    context_id: str | None = None  # Chromium's browserContextId, looked up on the first CDP connection
+    extra_contexts: set[str] = field(default_factory=set)  # contexts its CDP clients created
+    relays: set[CdpRelay] = field(default_factory=set)
+    download_dir: str | None = None  # where its CDP clients' downloads land (never a path of theirs)
 
 
 @dataclass
@@ -38,6 +46,7 @@ class BrowserSlot:
     sessions: dict[str, SessionPage] = field(default_factory=dict)
     reserved: set[str] = field(default_factory=set)
     restarting: bool = False
+    _browser_cdp: CDPSession | None = None
 
     @property
     def load(self) -> int | None:
@@ -56,10 +65,11 @@ class BrowserSlot:
         browser = await playwright.chromium.launch(
             executable_path=executable,
             headless=True,
-            args=[f"{SLOT_FLAG}{self.tag}", *CHROMIUM_ARGS],
+            args=[f"{SLOT_FLAG}{self.tag}", *CHROMIUM_ARGS, *DEBUGGING_ARGS],
         )
         browser.on("disconnected", lambda _: on_disconnect(self))
         self.browser = browser
+        self._browser_cdp = None
         self.restarting = False
         log.info("browser %s up (%s, pid %s)", self.tag, browser.version, self.pid)
 
@@ -76,10 +86,42 @@ class BrowserSlot:
         self.sessions[session_id] = held
         return held
 
-    async def close(self, session_id: str, timeout: float) -> None:
+    async def close(self, session_id: str, timeout: float, reason: str = "session ended") -> None:
         held = self.sessions.pop(session_id, None)
-        if held is not None:
-            await _quietly(asyncio.wait_for(held.context.close(), timeout))
+        if held is None:
+            return
+        for relay in list(held.relays):
+            relay.end(1000, reason)
+        for context_id in list(held.extra_contexts):
+            await _quietly(self.browser_cdp_send("Target.disposeBrowserContext", {"browserContextId": context_id}))
+        await _quietly(asyncio.wait_for(held.context.close(), timeout))
+        if held.download_dir is not None:
+            shutil.rmtree(held.download_dir, ignore_errors=True)
+
+    async def context_id(self, held: SessionPage) -> str:
+        """Chromium's id for the session's browser context (one CDP round trip, then cached)."""
+        if held.context_id is None:
+            cdp = await held.context.new_cdp_session(held.page)
+            try:
+                info = await cdp.send("Target.getTargetInfo")
+            finally:
+                await _quietly(cdp.detach())
+            held.context_id = info["targetInfo"]["browserContextId"]
+        return held.context_id
+
+    def cdp_endpoint(self) -> str:
+        pid = self.pid
+        if pid is None:
+            raise DevToolsUnavailable(f"browser {self.tag} is not running")
+        return browser_endpoint(pid)
+
+    async def browser_cdp_send(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        if self.browser is None:
+            raise PlaywrightError("browser is not running")
+        if self._browser_cdp is None:
+            self._browser_cdp = await self.browser.new_browser_cdp_session()
+        result: dict[str, Any] = await self._browser_cdp.send(method, params)
+        return result
 
     async def shut(self, timeout: float) -> None:
         browser, self.browser = self.browser, None
@@ -93,5 +135,5 @@ async def _quietly(awaitable: object) -> None:
     """Closing something that may already be gone (browser crashed) is not an error."""
     try:
         await awaitable  # type: ignore[misc]
-    except (PlaywrightError, TimeoutError) as exc:
+    except (PlaywrightError, TimeoutError, KeyError) as exc:
         log.debug("ignored while closing: %s", exc)

@@ -2,13 +2,14 @@
 
 from typing import Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from orchestrator.errors import InvalidInput
 from orchestrator.models import SessionSpec
 
 from ..deps import CurrentUser, RuntimeDep, SessionsDep
-from ..schemas import BrowserSessionListResponse, BrowserSessionResponse, ErrorBody, SessionCreate
+from ..links import session_detail
+from ..schemas import BrowserSessionListResponse, BrowserSessionResponse, ErrorBody, SessionCreate, SessionDetail
 
 router = APIRouter(prefix="/v1/browser/sessions", tags=["browser sessions"])
 
@@ -20,19 +21,19 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 @router.post(
     "/",
     status_code=status.HTTP_201_CREATED,
-    response_model=BrowserSessionResponse,
+    response_model=SessionDetail,
     responses={503: {"model": ErrorBody, "description": "The pool is full or unavailable"}},
     summary="Create a browser session",
 )
 async def create_session(
-    body: SessionCreate, user: CurrentUser, sessions: SessionsDep, runtime: RuntimeDep
-) -> BrowserSessionResponse:
+    body: SessionCreate, user: CurrentUser, sessions: SessionsDep, runtime: RuntimeDep, request: Request
+) -> SessionDetail:
     settings = runtime.settings
     timeout = settings.session_timeout if body.timeout_seconds is None else body.timeout_seconds
     if timeout > settings.max_session_timeout:
         raise InvalidInput(f"timeout_seconds must be at most {settings.max_session_timeout}")
     spec = SessionSpec(body.viewport_width, body.viewport_height, body.user_agent, timeout)
-    return BrowserSessionResponse.of(await sessions.create(user.user_id, spec))
+    return session_detail(await sessions.create(user.user_id, spec), request, settings, sessions)
 
 
 @router.get("/", response_model=BrowserSessionListResponse, summary="List Browser Sessions")
@@ -43,9 +44,12 @@ async def list_browser_sessions(user: CurrentUser, sessions: SessionsDep) -> Bro
     return BrowserSessionListResponse(sessions=items, total_count=len(items))
 
 
-@router.get("/{session_id}", response_model=BrowserSessionResponse, responses=NOT_FOUND, summary="Get a session")
-async def get_session(session_id: str, user: CurrentUser, sessions: SessionsDep) -> BrowserSessionResponse:
-    return BrowserSessionResponse.of(await sessions.get(user.user_id, session_id))
+@router.get("/{session_id}", response_model=SessionDetail, responses=NOT_FOUND, summary="Get a session")
+async def get_session(
+    session_id: str, user: CurrentUser, sessions: SessionsDep, runtime: RuntimeDep, request: Request
+) -> SessionDetail:
+    record = await sessions.get(user.user_id, session_id)
+    return session_detail(record, request, runtime.settings, sessions)
 
 
 @router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND, summary="Close a session")
@@ -56,9 +60,12 @@ async def close_session(session_id: str, user: CurrentUser, sessions: SessionsDe
 
 @router.post(
     "/{session_id}/keepalive",
-    response_model=BrowserSessionResponse,
+    response_model=SessionDetail,
     responses={**NOT_FOUND, 410: {"model": ErrorBody, "description": "The session has ended"}},
     summary="Push a session's deadline out by its timeout",
 )
-async def keepalive(session_id: str, user: CurrentUser, sessions: SessionsDep) -> BrowserSessionResponse:
-    return BrowserSessionResponse.of(await sessions.keepalive(user.user_id, session_id))
+async def keepalive(
+    session_id: str, user: CurrentUser, sessions: SessionsDep, runtime: RuntimeDep, request: Request
+) -> SessionDetail:
+    record = await sessions.keepalive(user.user_id, session_id)
+    return session_detail(record, request, runtime.settings, sessions)

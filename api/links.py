@@ -1,0 +1,26 @@
+"""URLs the API hands out, as the client reaches this node."""
+
+from fastapi import Request
+
+from orchestrator.config import Settings
+from orchestrator.models import SessionRecord
+from orchestrator.sessions import SessionService
+
+from .schemas import BrowserSessionResponse, SessionDetail
+
+
+def _websocket_base(request: Request, settings: Settings) -> str:
+    base = settings.public_url or str(request.base_url)
+    if base.startswith("https://"):
+        return "wss://" + base.removeprefix("https://").rstrip("/")
+    return "ws://" + base.removeprefix("http://").rstrip("/")
+
+
+def session_detail(
+    record: SessionRecord, request: Request, settings: Settings, sessions: SessionService
+) -> SessionDetail:
+    cdp_url = None
+    if record.status.is_live:
+        token = sessions.cdp_tokens.token_for(record.session_id)
+        cdp_url = f"{_websocket_base(request, settings)}/v1/browser/sessions/{record.session_id}/cdp?token={token}"
+    return SessionDetail(**BrowserSessionResponse.of(record).model_dump(), cdp_url=cdp_url)
