@@ -7,17 +7,20 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from orchestrator.config import Settings
-from orchestrator.runtime import Runtime, WorkerFactory
+from orchestrator.runtime import Role, Runtime, WorkerFactory
 
 from .errors import install_error_handlers
-from .routes import actions, api_keys, auth, cdp, health, sessions
+from .remote_worker import remote_factory
+from .routes import actions, admin, api_keys, auth, cdp, health, internal, sessions
 
 log = logging.getLogger(__name__)
 
 
-def create_app(worker_factory: WorkerFactory, settings: Settings | None = None) -> FastAPI:
-    """Build the app; the runtime (Redis, worker, reaper) starts and stops with the app's lifespan."""
-    runtime = Runtime(settings or Settings(), worker_factory)
+def create_app(
+    worker_factory: WorkerFactory | None, settings: Settings | None = None, role: Role = Role.SERVE
+) -> FastAPI:
+    """Build the app for a role; its runtime (Redis, worker, reaper) starts and stops with the app's lifespan."""
+    runtime = Runtime(settings or Settings(), role, worker_factory, remote_factory)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -39,6 +42,10 @@ def create_app(worker_factory: WorkerFactory, settings: Settings | None = None) 
     )
     app.state.runtime = runtime
     install_error_handlers(app)
-    for module in (health, auth, api_keys, sessions, actions, cdp):
-        app.include_router(module.router)
+    app.include_router(health.router)
+    if role.has_api:
+        for module in (auth, api_keys, sessions, actions, cdp, admin):
+            app.include_router(module.router)
+    if role.has_browsers:
+        app.include_router(internal.router)
     return app

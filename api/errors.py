@@ -13,7 +13,9 @@ from orchestrator.errors import (
     ApiKeyNotFound,
     AuthenticationFailed,
     BrowserpoolError,
+    ClientGaveUp,
     InvalidInput,
+    PermissionDenied,
     PoolFull,
     PoolUnavailable,
     SessionEnded,
@@ -21,44 +23,60 @@ from orchestrator.errors import (
     SessionNotReady,
     UnknownUser,
     UserExists,
+    WorkerNotFound,
 )
 
 log = logging.getLogger(__name__)
 
 
-def _json(code: int, detail: str, headers: dict[str, str] | None = None, **extra: object) -> JSONResponse:
-    return JSONResponse({"detail": detail, **extra}, status_code=code, headers=headers)
+Answer = tuple[int, dict[str, object], dict[str, str]]  # status, body, headers
+
+
+def _answer(code: int, detail: str, headers: dict[str, str] | None = None, **extra: object) -> Answer:
+    return code, {"detail": detail, **extra}, headers or {}
 
 
 async def _browserpool_error(request: Request, exc: Exception) -> JSONResponse:
+    code, body, headers = _map(exc)
+    if request.url.path.startswith("/internal/"):
+        body["error"] = type(exc).__name__  # API nodes raise the same exception again (api/remote_worker.py)
+    return JSONResponse(body, status_code=code, headers=headers)
+
+
+def _map(exc: Exception) -> Answer:
     match exc:
         case AuthenticationFailed():
-            return _json(401, str(exc), {"WWW-Authenticate": "Bearer"})
+            return _answer(401, str(exc), {"WWW-Authenticate": "Bearer"})
         case SessionNotFound():
-            return _json(404, "session not found")
+            return _answer(404, "session not found")
         case SessionEnded():
-            return _json(410, str(exc), status=exc.status)
+            return _answer(410, str(exc), status=exc.status)
         case SessionNotReady():
-            return _json(409, str(exc), status=exc.status)
+            return _answer(409, str(exc), status=exc.status)
+        case ClientGaveUp():
+            return _answer(499, str(exc))
+        case PermissionDenied():
+            return _answer(403, str(exc))
         case PoolFull() | PoolUnavailable():
-            return _json(503, str(exc), {"Retry-After": str(exc.retry_after)})
+            return _answer(503, str(exc), {"Retry-After": str(exc.retry_after)})
         case ActionTimedOut():
-            return _json(504, str(exc))
+            return _answer(504, str(exc))
         case ActionFailed():
-            return _json(502 if exc.upstream else 400, str(exc))
+            return _answer(502 if exc.upstream else 400, str(exc))
         case InvalidInput():
-            return _json(422, str(exc))
+            return _answer(422, str(exc))
         case UserExists():
-            return _json(409, str(exc))
-        case UnknownUser() | ApiKeyNotFound():
-            return _json(404, str(exc))
+            return _answer(409, str(exc))
+        case UnknownUser() | ApiKeyNotFound() | WorkerNotFound():
+            return _answer(404, str(exc))
     log.error("unmapped error %r", exc)
-    return _json(500, "internal error")
+    return _answer(500, "internal error")
 
 
 async def _redis_down(request: Request, exc: Exception) -> JSONResponse:
     log.warning("Redis unreachable while serving %s %s: %s", request.method, request.url.path, exc)
-    return _json(503, "the session store (Redis) is unreachable; retry shortly", {"Retry-After": "5"})
+    code, body, headers = _answer(503, "the session store (Redis) is unreachable; retry shortly", {"Retry-After": "5"})
+    return JSONResponse(body, status_code=code, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -2,3 +2,5 @@
 
 Imports neither FastAPI nor Playwright.
 """
+
+__version__ = "0.2.0"

@@ -21,6 +21,7 @@ API_KEY_PREFIX = "bp_"
 class User:
     user_id: str
     name: str
+    is_admin: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,11 +60,16 @@ class AccountStore:
     async def user_count(self) -> int:
         return int(await self.redis.scard(self.keys.users))
 
-    async def add_user(self, name: str, password: str | None) -> User:
-        user = User(user_id=uuid.uuid4().hex, name=name)
+    async def add_user(self, name: str, password: str | None, admin: bool = False) -> User:
+        user = User(user_id=uuid.uuid4().hex, name=name, is_admin=admin)
         if not await self.redis.set(self.keys.username(name), user.user_id, nx=True):
             raise UserExists(f"user {name!r} already exists")
-        fields = {"user_id": user.user_id, "name": name, "created_at_ms": str(clock.now_ms())}
+        fields = {
+            "user_id": user.user_id,
+            "name": name,
+            "created_at_ms": str(clock.now_ms()),
+            "admin": "1" if admin else "0",
+        }
         if password is not None:
             fields["password_hash"] = self._hasher.hash(password)
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -74,9 +80,10 @@ class AccountStore:
 
     async def user_by_name(self, name: str) -> User:
         user_id = await self.redis.get(self.keys.username(name))
-        if user_id is None:
+        user = await self._user(user_id) if user_id else None
+        if user is None:
             raise UnknownUser(f"no user named {name!r}")
-        return User(user_id=user_id, name=name)
+        return user
 
     async def check_password(self, name: str, password: str) -> User | None:
         user_id = await self.redis.get(self.keys.username(name))
@@ -89,7 +96,7 @@ class AccountStore:
             self._hasher.verify(stored, password)
         except (VerificationError, InvalidHashError):
             return None
-        return User(user_id=user_id, name=name)
+        return await self._user(user_id)
 
     # --- bearer tokens -----------------------------------------------------------------------
 
@@ -146,8 +153,8 @@ class AccountStore:
         return True
 
     async def _user(self, user_id: str) -> User | None:
-        name = await self.redis.hget(self.keys.user(user_id), "name")
-        return User(user_id=user_id, name=name) if name else None
+        name, admin = await self.redis.hmget(self.keys.user(user_id), ["name", "admin"])
+        return User(user_id=user_id, name=name, is_admin=admin == "1") if name else None
 
 
 def _key_id_of(secret: str) -> str | None:

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
 
     worker_id: str | None = None
     worker_lease_ttl: float = Field(10.0, gt=0)
+    advertise_url: str | None = Field(None, pattern=r"^https?://")  # how API nodes reach this worker
+    drain_grace: float = Field(30.0, ge=0)
+    queue_timeout: float = Field(0.0, ge=0)
+    queue_max: int = Field(100, ge=1)
 
     token_ttl: int = Field(3600, ge=60)
     shutdown_grace: float = Field(10.0, gt=0)
@@ -51,6 +55,13 @@ class Settings(BaseSettings):
     def effective_worker_id(self) -> str:
         """A worker id stable across restarts, so a restart can recognise its previous incarnation."""
         return self.worker_id or f"{socket.gethostname()}-{self.port}"
+
+    @property
+    def advertised_url(self) -> str:
+        if self.advertise_url:
+            return self.advertise_url.rstrip("/")
+        host = socket.gethostname() if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def heartbeat_interval(self) -> float:

@@ -65,3 +65,15 @@ class UnknownUser(BrowserpoolError):
 
 class ApiKeyNotFound(BrowserpoolError):
     pass
+
+
+class ClientGaveUp(BrowserpoolError):
+    """The client went away while its session was being made; nothing was kept for it."""
+
+
+class PermissionDenied(BrowserpoolError):
+    """Authenticated, but not allowed (an operator-only call by a plain user)."""
+
+
+class WorkerNotFound(BrowserpoolError):
+    pass

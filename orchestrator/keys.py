@@ -37,9 +37,22 @@ class Keys:
     def worker_lease(self, worker_id: str) -> str:
         return f"{self.prefix}:worker:{worker_id}:lease"
 
+    def worker_drain(self, worker_id: str) -> str:
+        """Present while an operator wants the worker to drain."""
+        return f"{self.prefix}:worker:{worker_id}:drain"
+
     def worker_sessions(self, worker_id: str) -> str:
         """Set of the not-yet-ended session ids a worker holds."""
         return f"{self.prefix}:worker:{worker_id}:sessions"
+
+    @property
+    def queue(self) -> str:
+        """Sorted set of waiting create requests (tickets), scored by arrival (ms)."""
+        return f"{self.prefix}:queue"
+
+    def queue_ticket(self, ticket: str) -> str:
+        """Present while the ticket's request is still waiting (refreshed; expires if its node died)."""
+        return f"{self.prefix}:queue:ticket:{ticket}"
 
     @property
     def reaper_lock(self) -> str:
@@ -64,6 +77,11 @@ class Keys:
 
     def token(self, token_digest: str) -> str:
         return f"{self.prefix}:token:{token_digest}"
+
+    @property
+    def internal_secret(self) -> str:
+        """Shared by API nodes and workers to authenticate worker-internal calls."""
+        return f"{self.prefix}:secret:internal"
 
     @property
     def cdp_secret(self) -> str:

@@ -3,30 +3,47 @@
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
 from typing import Any, TypeVar
 
 from . import clock
 from .activity import ActivityRecorder
 from .cdp_tokens import CdpTokens
-from .errors import PoolUnavailable, SessionEnded, SessionNotFound, SessionNotReady
-from .lifecycle import LIVE, EndReason, SessionStatus
+from .directory import WorkerDirectory
+from .errors import ClientGaveUp, PoolFull, PoolUnavailable, SessionEnded, SessionNotFound, SessionNotReady
+from .lifecycle import EndReason, SessionStatus
 from .models import SessionRecord, SessionSpec
+from .queue import CreateQueue, wait_for_turn
 from .store import SessionStore, Transition
 from .worker import BrowserWorker, CdpClient, NavigationResult
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+GaveUp = Callable[[], Awaitable[bool]]
+
+
+async def _never() -> bool:
+    return False
 
 
 class SessionService:
-    def __init__(self, store: SessionStore, worker: BrowserWorker, idle_timeout: int, cdp_tokens: CdpTokens) -> None:
+    def __init__(
+        self,
+        store: SessionStore,
+        directory: WorkerDirectory,
+        queue: CreateQueue,
+        cdp_tokens: CdpTokens,
+        idle_timeout: int,
+        queue_timeout: float = 0,
+    ) -> None:
         self.store = store
-        self.worker = worker
-        self.idle_timeout = idle_timeout
+        self.directory = directory
+        self.queue = queue
         self.cdp_tokens = cdp_tokens
+        self.idle_timeout = idle_timeout
+        self.queue_timeout = queue_timeout
         self.activity = ActivityRecorder(lambda sid, at: store.touch(sid, at))
         self._cleanups: set[asyncio.Task[None]] = set()
 
@@ -43,53 +60,25 @@ class SessionService:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    async def create(self, user_id: str, spec: SessionSpec) -> SessionRecord:
-        """Open a session; returns once its context is open and the record reads `active`."""
-        session_id = uuid.uuid4().hex
-        self.worker.reserve(session_id)
-        now = clock.now_ms()
-        record = SessionRecord(
-            session_id=session_id,
-            user_id=user_id,
-            worker_id=self.worker.worker_id,
-            status=SessionStatus.STARTING,
-            viewport_width=spec.viewport_width,
-            viewport_height=spec.viewport_height,
-            user_agent=spec.user_agent,
-            timeout_seconds=spec.timeout_seconds,
-            idle_timeout=self.idle_timeout,
-            created_at_ms=now,
-            last_activity_ms=now,
-            expires_at_ms=now + spec.timeout_seconds * 1000,
-        )
-        try:
-            await self.store.create(record)
-        except BaseException:
-            self.worker.release(session_id)
-            raise
-        try:
-            await self.worker.open_session(session_id, spec)
-        except asyncio.CancelledError:
-            self._in_background(self._abandon(session_id))
-            raise
-        except Exception:
-            await self._abandon(session_id)
-            raise
-        try:
-            moved = await self.store.transition(
-                session_id, SessionStatus.ACTIVE, clock.now_ms(), user_id=user_id, worker_id=record.worker_id
-            )
-        except BaseException:
-            # The store failed us after the context opened: a context nobody can reach must not linger.
-            self._in_background(self._abandon(session_id))
-            raise
-        if moved is None:
-            # Ended while it was starting (closed, reaped or its browser died): do not leak the context.
-            await self.worker.close_session(session_id)
-            current = await self.store.get(session_id)
-            raise SessionEnded(current.status if current else SessionStatus.FAILED.value)
-        self.activity.mark_written(session_id, now)
-        return replace(record, status=SessionStatus.ACTIVE)
+    async def create(self, user_id: str, spec: SessionSpec, gave_up: GaveUp = _never) -> SessionRecord:
+        """Open a session on the best worker, waiting in the queue for capacity if so configured.
+
+        Returns once its context is open and the record reads `active`.
+        """
+        placed = None
+        if self.queue_timeout <= 0 or not await self.queue.waiting():
+            placed = await self._place(user_id, spec)
+        if placed is None and self.queue_timeout > 0:
+            placed = await self._wait_and_place(user_id, spec, gave_up)
+        if placed is None:
+            if self.directory.local is None and not await self.directory.live(fresh=True):
+                raise PoolUnavailable("no browser worker is running; retry shortly")
+            raise PoolFull()
+        record, worker = placed
+        if await gave_up():
+            await self._abandon(record, worker, EndReason.START_FAILED)
+            raise ClientGaveUp()
+        return await self._activate(record, worker)
 
     async def close(self, user_id: str, session_id: str) -> None:
         """End a session at its owner's request. Closing an ended session is a no-op."""
@@ -104,9 +93,14 @@ class SessionService:
             user_id=record.user_id,
             worker_id=record.worker_id,
         )
-        if moved is None or record.worker_id != self.worker.worker_id:
-            return  # someone else ended it, or its worker will close it on its next reconcile
-        await self.worker.close_session(session_id, "session closed (deleted)")
+        if moved is None:
+            return  # someone else ended it first
+        self.activity.forget(session_id)
+        try:
+            worker = await self.directory.get(record.worker_id)
+            await worker.close_session(session_id, "session closed (deleted)")
+        except PoolUnavailable:
+            return  # its worker closes it on its next reconcile, or the reaper when its lease lapses
         await self.store.transition(
             session_id,
             SessionStatus.CLOSED,
@@ -115,7 +109,6 @@ class SessionService:
             user_id=record.user_id,
             worker_id=record.worker_id,
         )
-        self.activity.forget(session_id)
 
     async def keepalive(self, user_id: str, session_id: str) -> SessionRecord:
         record = await self.get(user_id, session_id)
@@ -127,73 +120,43 @@ class SessionService:
     # --- actions -----------------------------------------------------------------------------
 
     async def navigate(self, user_id: str, session_id: str, url: str) -> NavigationResult:
-        return await self._drive(user_id, session_id, lambda: self.worker.navigate(session_id, url))
+        return await self._drive(user_id, session_id, lambda w: w.navigate(session_id, url))
 
     async def evaluate(self, user_id: str, session_id: str, expression: str) -> Any:
-        return await self._drive(user_id, session_id, lambda: self.worker.evaluate(session_id, expression))
+        return await self._drive(user_id, session_id, lambda w: w.evaluate(session_id, expression))
 
     async def screenshot(self, user_id: str, session_id: str) -> bytes:
-        return await self._drive(user_id, session_id, lambda: self.worker.screenshot(session_id))
+        return await self._drive(user_id, session_id, lambda w: w.screenshot(session_id))
 
     async def content(self, user_id: str, session_id: str) -> str:
-        return await self._drive(user_id, session_id, lambda: self.worker.content(session_id))
+        return await self._drive(user_id, session_id, lambda w: w.content(session_id))
 
-    # --- CDP --------------------------------------------------------------------------------------
+    # --- CDP ---------------------------------------------------------------------------------
 
-    async def cdp_session(self, session_id: str, user_id: str | None, token: str | None) -> SessionRecord:
-        """The session a CDP connection may open: its owner's, or anyone's holding its token."""
+    async def cdp_session(self, session_id: str, user_id: str | None, token: str | None) -> BrowserWorker:
+        """The worker to relay a CDP connection to: the owner's session, or the one the token opens."""
         record = await self.store.get(session_id)
         owner = record is not None and user_id is not None and record.user_id == user_id
         if record is None or not (owner or (token is not None and self.cdp_tokens.verify(session_id, token))):
             raise SessionNotFound(session_id)
-        return await self._drivable(record.user_id, session_id)
+        return await self._drivable(record)
 
-    async def relay_cdp(self, session_id: str, client: CdpClient) -> None:
-        await self.worker.relay_cdp(session_id, client, lambda: self.activity.record(session_id))
+    async def relay_cdp(self, worker: BrowserWorker, session_id: str, client: CdpClient) -> None:
+        await worker.relay_cdp(session_id, client, lambda: self.activity.record(session_id))
 
-    # --- ends that do not come from the owner ------------------------------------------------
-
-    async def end_lost(self, session_ids: Sequence[str], reason: str) -> None:
-        """Sessions whose browser died under them: mark them failed."""
-        moved = await self.store.transition_many(
-            session_ids, SessionStatus.FAILED, clock.now_ms(), reason=EndReason(reason)
-        )
-        for t in moved:
-            self.activity.forget(t.session_id)
-        if moved:
-            log.warning("%d session(s) failed: %s", len(moved), reason)
+    # --- ends that come from the reaper ------------------------------------------------------
 
     async def after_ended(self, transitions: Iterable[Transition]) -> None:
-        """Close the contexts of sessions that ended elsewhere in the control plane (reaper)."""
-        held = set(self.worker.held_session_ids())
+        """Close the contexts of sessions the reaper ended (their workers would also notice on their own)."""
         for t in transitions:
             self.activity.forget(t.session_id)
-            if t.session_id in held:
-                await self.worker.close_session(t.session_id, f"session {t.current.value} ({t.reason})")
-
-    async def recover_previous_incarnation(self) -> int:
-        """Sessions recorded for this worker id by a process that is gone can never come back."""
-        ids = await self.store.worker_session_ids(self.worker.worker_id)
-        now = clock.now_ms()
-        failed = await self.store.transition_many(
-            ids, SessionStatus.FAILED, now, reason=EndReason.WORKER_RESTARTED, sources=LIVE
-        )
-        closed = await self.store.transition_many(
-            ids, SessionStatus.CLOSED, now, reason=EndReason.DELETED, sources={SessionStatus.CLOSING}
-        )
-        return len(failed) + len(closed)
-
-    async def reconcile(self) -> None:
-        """Close contexts whose sessions ended elsewhere (another node's reaper or DELETE)."""
-        held = self.worker.held_session_ids()
-        statuses = await self.store.statuses(held)
-        for session_id, status in zip(held, statuses, strict=True):
-            if status is not None and status.is_live:
+            try:
+                worker = await self.directory.get(t.worker_id)
+                await worker.close_session(t.session_id, f"session {t.current.value} ({t.reason})")
+            except PoolUnavailable:
                 continue
-            await self.worker.close_session(session_id, f"session {status.value if status else 'gone'}")
-            self.activity.forget(session_id)
-            if status is SessionStatus.CLOSING:
-                await self.store.transition(session_id, SessionStatus.CLOSED, clock.now_ms())
+            except Exception:
+                log.warning("could not close the context of ended session %s", t.session_id, exc_info=True)
 
     async def drain(self) -> None:
         """Let in-flight clean-ups finish."""
@@ -202,31 +165,103 @@ class SessionService:
 
     # --- internals ---------------------------------------------------------------------------
 
-    async def _drive(self, user_id: str, session_id: str, action: Callable[[], Awaitable[T]]) -> T:
-        """Run one action on a session's page if it may be driven here; the use counts as activity."""
-        await self._drivable(user_id, session_id)
+    async def _place(self, user_id: str, spec: SessionSpec) -> tuple[SessionRecord, BrowserWorker] | None:
+        """Open the session on the first candidate worker with room; None if every one is full."""
+        for worker in await self.directory.candidates():
+            record = self._new_record(user_id, worker.worker_id, spec)
+            await self.store.create(record)
+            try:
+                await worker.open_session(record.session_id, spec)
+            except (PoolFull, PoolUnavailable):
+                await self.store.discard(record)  # it never started: leave no trace
+                continue
+            except asyncio.CancelledError:
+                self._in_background(self._abandon(record, worker, EndReason.START_FAILED))
+                raise
+            except Exception:
+                await self._abandon(record, worker, EndReason.START_FAILED)
+                raise
+            return record, worker
+        return None
+
+    async def _wait_and_place(
+        self, user_id: str, spec: SessionSpec, gave_up: GaveUp
+    ) -> tuple[SessionRecord, BrowserWorker] | None:
+        deadline = clock.now_ms() + int(self.queue_timeout * 1000)
+        async with self.queue.ticket() as ticket:
+            while await wait_for_turn(ticket, self.directory.free_slots, deadline, gave_up):
+                placed = await self._place(user_id, spec)
+                if placed is not None:
+                    return placed
+                await asyncio.sleep(0.1)
+        if await gave_up():
+            raise ClientGaveUp()
+        return None
+
+    async def _activate(self, record: SessionRecord, worker: BrowserWorker) -> SessionRecord:
         try:
-            return await action()
+            moved = await self.store.transition(
+                record.session_id,
+                SessionStatus.ACTIVE,
+                clock.now_ms(),
+                user_id=record.user_id,
+                worker_id=record.worker_id,
+            )
+        except BaseException:
+            # The store failed us after the context opened: a context nobody can reach must not linger.
+            self._in_background(self._abandon(record, worker, EndReason.START_FAILED))
+            raise
+        if moved is None:
+            # Ended while it was starting (closed, reaped or its browser died): do not leak the context.
+            await worker.close_session(record.session_id, "session ended while starting")
+            current = await self.store.get(record.session_id)
+            raise SessionEnded(current.status if current else SessionStatus.FAILED.value)
+        self.activity.mark_written(record.session_id, record.created_at_ms)
+        return replace(record, status=SessionStatus.ACTIVE)
+
+    def _new_record(self, user_id: str, worker_id: str, spec: SessionSpec) -> SessionRecord:
+        now = clock.now_ms()
+        return SessionRecord(
+            session_id=uuid.uuid4().hex,
+            user_id=user_id,
+            worker_id=worker_id,
+            status=SessionStatus.STARTING,
+            viewport_width=spec.viewport_width,
+            viewport_height=spec.viewport_height,
+            user_agent=spec.user_agent,
+            timeout_seconds=spec.timeout_seconds,
+            idle_timeout=self.idle_timeout,
+            created_at_ms=now,
+            last_activity_ms=now,
+            expires_at_ms=now + spec.timeout_seconds * 1000,
+        )
+
+    async def _drive(self, user_id: str, session_id: str, action: Callable[[BrowserWorker], Awaitable[T]]) -> T:
+        """Run one action on a session's page; the use counts as activity."""
+        worker = await self._drivable(await self.get(user_id, session_id))
+        try:
+            return await action(worker)
         finally:
             await self.activity.record(session_id)
 
-    async def _drivable(self, user_id: str, session_id: str) -> SessionRecord:
-        record = await self.get(user_id, session_id)
+    async def _drivable(self, record: SessionRecord) -> BrowserWorker:
         if record.status is SessionStatus.STARTING:
             raise SessionNotReady(record.status.value)
         if record.status is not SessionStatus.ACTIVE:
             raise SessionEnded(record.status.value)
-        if record.worker_id != self.worker.worker_id:
-            raise PoolUnavailable(f"session is held by worker {record.worker_id!r}, which this node cannot reach")
-        return record
+        return await self.directory.get(record.worker_id)
 
-    async def _abandon(self, session_id: str) -> None:
-        """A start that failed or was cancelled: close whatever opened and mark the record failed."""
+    async def _abandon(self, record: SessionRecord, worker: BrowserWorker, reason: EndReason) -> None:
+        """A start that failed, was cancelled or was given up on: close what opened, mark the record failed."""
         try:
-            await self.worker.close_session(session_id)
-        finally:
-            self.worker.release(session_id)
-            await self.store.transition(session_id, SessionStatus.FAILED, clock.now_ms(), reason=EndReason.START_FAILED)
+            await worker.close_session(record.session_id, "session abandoned while starting")
+        except Exception:
+            log.warning("could not close abandoned session %s", record.session_id, exc_info=True)
+        try:
+            await self.store.transition(record.session_id, SessionStatus.FAILED, clock.now_ms(), reason=reason)
+        except Exception:
+            # The store is down: the record stays `starting` and the reaper ends it at its deadline.
+            log.warning("could not mark abandoned session %s failed", record.session_id, exc_info=True)
 
     def _in_background(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)

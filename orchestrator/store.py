@@ -21,6 +21,7 @@ class Transition:
     previous: SessionStatus
     current: SessionStatus
     reason: str | None
+    worker_id: str = ""
 
 
 class SessionStore:
@@ -38,6 +39,15 @@ class SessionStore:
             pipe.zadd(self.keys.user_sessions(record.user_id), {record.session_id: record.created_at_ms})
             pipe.zadd(self.keys.deadlines, {record.session_id: deadline})
             pipe.sadd(self.keys.worker_sessions(record.worker_id), record.session_id)
+            await pipe.execute()
+
+    async def discard(self, record: SessionRecord) -> None:
+        """Remove a record that never started (its worker had no room), with its indexes."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self.keys.session(record.session_id))
+            pipe.zrem(self.keys.user_sessions(record.user_id), record.session_id)
+            pipe.zrem(self.keys.deadlines, record.session_id)
+            pipe.srem(self.keys.worker_sessions(record.worker_id), record.session_id)
             await pipe.execute()
 
     async def get(self, session_id: str) -> SessionRecord | None:
@@ -72,7 +82,7 @@ class SessionStore:
                 return None
             user_id, worker_id = owner, worker
         result = await self._transition_call(session_id, user_id, worker_id, target, now_ms, reason, due_only=False)
-        return self._as_transition(session_id, target, result)
+        return self._as_transition(session_id, worker_id, target, result)
 
     async def transition_many(
         self,
@@ -97,7 +107,10 @@ class SessionStore:
                     session_id, user_id or "", worker_id or "", target, now_ms, reason, due_only, sources, pipe
                 )
             results = await pipe.execute()
-        moved = (self._as_transition(sid, target, r) for sid, r in zip(session_ids, results, strict=True))
+        moved = (
+            self._as_transition(sid, worker_id or "", target, r)
+            for sid, (_, worker_id), r in zip(session_ids, owners, results, strict=True)
+        )
         return [t for t in moved if t is not None]
 
     async def touch(self, session_id: str, now_ms: int, *, extend: bool = False) -> SessionStatus | None:
@@ -158,9 +171,9 @@ class SessionStore:
         )
 
     @staticmethod
-    def _as_transition(session_id: str, target: SessionStatus, result: Any) -> Transition | None:
+    def _as_transition(session_id: str, worker_id: str, target: SessionStatus, result: Any) -> Transition | None:
         """The transition script answers {previous status, end reason}, or nil when nothing moved."""
         if not result:
             return None
         previous, reason = result
-        return Transition(session_id, SessionStatus(previous), target, reason or None)
+        return Transition(session_id, SessionStatus(previous), target, reason or None, worker_id)

@@ -1,7 +1,9 @@
 """The seam between the control plane and whatever owns browsers.
 
-`browserpool serve` plugs in an in-process implementation (workers.local.LocalWorker);
-workers in other processes or on other hosts implement the same protocol.
+`BrowserWorker` is what the API needs of a worker, wherever it runs: in this process
+(workers.local.LocalWorker) or in another process or host (api.remote_worker.RemoteWorker, which
+speaks the worker's internal HTTP API). `OwnedWorker` adds what only the process that owns the
+browsers can do.
 """
 
 from collections.abc import Awaitable, Callable, Sequence
@@ -12,6 +14,8 @@ from .models import SessionSpec
 
 # Called by a worker when sessions die under it (browser crash): (session ids, end reason).
 SessionsLost = Callable[[Sequence[str], str], Awaitable[None]]
+Activity = Callable[[], Awaitable[None]]
+LoadChanged = Callable[["WorkerLoad"], Awaitable[None]]
 
 
 class ClientGone(Exception):
@@ -44,34 +48,16 @@ class WorkerLoad:
 
 
 class BrowserWorker(Protocol):
-    """A worker that owns browsers and holds one browser context per session."""
+    """A worker that holds one browser context per session."""
 
     @property
     def worker_id(self) -> str: ...
 
-    async def start(self, on_sessions_lost: SessionsLost) -> None: ...
-
-    async def stop(self) -> None:
-        """Close every context and browser. Safe to call twice."""
-
-    def load(self) -> WorkerLoad: ...
-
-    def held_session_ids(self) -> list[str]: ...
-
-    def reserve(self, session_id: str) -> None:
-        """Hold a slot for a session about to open; raises PoolFull or PoolUnavailable."""
-
-    def release(self, session_id: str) -> None:
-        """Give back a reservation that will not be used."""
-
     async def open_session(self, session_id: str, spec: SessionSpec) -> None:
-        """Open the reserved slot's context and page with the spec's viewport and user agent."""
+        """Open a context and page with the spec's viewport and user agent; raises PoolFull when full."""
 
     async def close_session(self, session_id: str, reason: str = "session ended") -> None:
         """Close the session's contexts and CDP connections; a no-op for a session this worker does not hold."""
-
-    async def relay_cdp(self, session_id: str, client: CdpClient, on_activity: Callable[[], Awaitable[None]]) -> None:
-        """Relay the client's CDP traffic to the session's browser context until either side closes."""
 
     async def navigate(self, session_id: str, url: str) -> NavigationResult: ...
 
@@ -80,3 +66,25 @@ class BrowserWorker(Protocol):
     async def screenshot(self, session_id: str) -> bytes: ...
 
     async def content(self, session_id: str) -> str: ...
+
+    async def relay_cdp(self, session_id: str, client: CdpClient, on_activity: Activity) -> None:
+        """Relay the client's CDP traffic to the session's browser context until either side closes."""
+
+
+class OwnedWorker(BrowserWorker, Protocol):
+    """The worker whose browsers live in this process."""
+
+    async def start(self, on_sessions_lost: SessionsLost, on_load_changed: LoadChanged | None = None) -> None: ...
+
+    async def stop(self) -> None:
+        """Close every context and browser. Safe to call twice."""
+
+    def load(self) -> WorkerLoad: ...
+
+    def held_session_ids(self) -> list[str]: ...
+
+    def stop_taking_sessions(self) -> None:
+        """Drain: refuse new sessions from now on; held ones carry on."""
+
+    @property
+    def draining(self) -> bool: ...

@@ -87,7 +87,8 @@ class Daemon:
 
     @property
     def worker(self) -> LocalWorker:
-        worker = self.runtime.worker
+        assert self.runtime.agent is not None
+        worker = self.runtime.agent.worker
         assert isinstance(worker, LocalWorker)
         return worker
 

@@ -14,7 +14,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 from orchestrator.errors import ActionFailed, ActionTimedOut, PoolFull, PoolUnavailable, SessionEnded
 from orchestrator.models import SessionSpec
 from orchestrator.placement import least_loaded
-from orchestrator.worker import CdpClient, NavigationResult, SessionsLost, WorkerLoad
+from orchestrator.worker import CdpClient, LoadChanged, NavigationResult, SessionsLost, WorkerLoad
 
 from .cdp_relay import CdpRelay
 from .cdp_scope import CdpScope
@@ -43,11 +43,12 @@ class LocalWorker:
         self.chromium_path = chromium_path
         self.action_timeout = action_timeout
         self.slots = [BrowserSlot(index=i, tag=f"{worker_id}/{i}") for i in range(browsers)]
-        self._reservations: dict[str, BrowserSlot] = {}
         self._playwright: Playwright | None = None
         self._executable = ""
         self._on_lost: SessionsLost | None = None
+        self._on_load: LoadChanged | None = None
         self._stopping = False
+        self._draining = False
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -56,8 +57,9 @@ class LocalWorker:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self, on_sessions_lost: SessionsLost) -> None:
+    async def start(self, on_sessions_lost: SessionsLost, on_load_changed: LoadChanged | None = None) -> None:
         self._on_lost = on_sessions_lost
+        self._on_load = on_load_changed
         self._executable = await asyncio.to_thread(ensure_chromium, self.chromium_path)
         self._playwright = await async_playwright().start()
         await asyncio.gather(*(self._launch(slot) for slot in self.slots))
@@ -69,7 +71,6 @@ class LocalWorker:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*(slot.shut(timeout=10) for slot in self.slots), return_exceptions=True)
-        self._reservations.clear()
         playwright, self._playwright = self._playwright, None
         if playwright is not None:
             await playwright.stop()
@@ -84,9 +85,16 @@ class LocalWorker:
 
     # --- sessions ----------------------------------------------------------------------------
 
-    def reserve(self, session_id: str) -> None:
-        if self._stopping:
-            raise PoolUnavailable("the daemon is shutting down and takes no new sessions")
+    def stop_taking_sessions(self) -> None:
+        self._draining = True
+
+    @property
+    def draining(self) -> bool:
+        return self._draining or self._stopping
+
+    def _reserve(self, session_id: str) -> BrowserSlot:
+        if self._stopping or self._draining:
+            raise PoolUnavailable("this worker is draining or shutting down and takes no new sessions")
         loads = [slot.load for slot in self.slots]
         if all(load is None for load in loads):
             raise PoolUnavailable("no browser is up right now (starting or restarting); retry shortly", retry_after=2)
@@ -95,29 +103,24 @@ class LocalWorker:
             raise PoolFull()
         slot = self.slots[index]
         slot.reserved.add(session_id)
-        self._reservations[session_id] = slot
-
-    def release(self, session_id: str) -> None:
-        slot = self._reservations.pop(session_id, None)
-        if slot is not None:
-            slot.reserved.discard(session_id)
+        return slot
 
     async def open_session(self, session_id: str, spec: SessionSpec) -> None:
-        slot = self._reservations.get(session_id)
-        if slot is None:
-            raise PoolUnavailable("the reserved browser went away; retry", retry_after=1)
+        slot = self._reserve(session_id)
         try:
             held = await slot.open(session_id, spec.viewport_width, spec.viewport_height, spec.user_agent)
         except PlaywrightError as exc:
             raise ActionFailed(f"could not open a browser context: {_first_line(exc)}") from exc
         finally:
-            self.release(session_id)
+            slot.reserved.discard(session_id)
         held.page.on("crash", lambda _: self._spawn(self._page_crashed(slot, session_id)))
+        self._load_changed()
 
     async def close_session(self, session_id: str, reason: str = "session ended") -> None:
         for slot in self.slots:
             if session_id in slot.sessions:
                 await slot.close(session_id, timeout=self.action_timeout, reason=reason)
+                self._load_changed()
 
     async def relay_cdp(self, session_id: str, client: CdpClient, on_activity: Callable[[], Awaitable[None]]) -> None:
         slot, held = self._slot_of(session_id)
@@ -219,6 +222,10 @@ class LocalWorker:
     async def _report_lost(self, session_ids: Sequence[str]) -> None:
         if session_ids and self._on_lost is not None:
             await self._on_lost(session_ids, BROWSER_CRASHED)
+
+    def _load_changed(self) -> None:
+        if self._on_load is not None:
+            self._spawn(self._on_load(self.load()))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)

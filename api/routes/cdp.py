@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/browser/sessions", tags=["cdp"])
 
 
-class _ClientSocket:
+class ClientSocket:
     """Starlette's websocket as the worker's CdpClient."""
 
     def __init__(self, websocket: WebSocket) -> None:
@@ -39,7 +39,7 @@ class _ClientSocket:
         await self.websocket.close(code, reason)
 
 
-async def _refuse(websocket: WebSocket, code: int, detail: str) -> None:
+async def refuse(websocket: WebSocket, code: int, detail: str) -> None:
     """Refuse before the upgrade: an HTTP answer with a JSON body where the server supports it, else 403."""
     try:
         await websocket.send_denial_response(JSONResponse({"detail": detail}, status_code=code))
@@ -62,23 +62,23 @@ async def cdp(websocket: WebSocket, session_id: str, token: str | None = None) -
         if token is None:
             api_key = websocket.headers.get("x-api-key")
             user_id = (await get_current_user(runtime.accounts, _bearer(websocket), api_key)).user_id
-        await sessions.cdp_session(session_id, user_id, token)
+        worker = await sessions.cdp_session(session_id, user_id, token)
     except AuthenticationFailed as exc:
-        await _refuse(websocket, 401, str(exc))
+        await refuse(websocket, 401, str(exc))
         return
     except SessionNotFound:
         # The same answer for an unknown id, another user's session and a wrong token.
-        await _refuse(websocket, 401 if token is not None else 404, "session not found or credential invalid")
+        await refuse(websocket, 401 if token is not None else 404, "session not found or credential invalid")
         return
     except SessionEnded as exc:
-        await _refuse(websocket, 410, str(exc))
+        await refuse(websocket, 410, str(exc))
         return
     except BrowserpoolError as exc:
-        await _refuse(websocket, 503, str(exc))
+        await refuse(websocket, 503, str(exc))
         return
     await websocket.accept()
     try:
-        await sessions.relay_cdp(session_id, _ClientSocket(websocket))
+        await sessions.relay_cdp(worker, session_id, ClientSocket(websocket))
     except BrowserpoolError as exc:
         await websocket.close(1011, str(exc))
     except WebSocketDisconnect:

@@ -69,7 +69,7 @@ async def test_a_terminal_move_cleans_every_index_and_sets_retention(redis: Redi
     r = record()
     await store.create(r)
     moved = await store.transition(r.session_id, SessionStatus.CLOSING, NOW, reason=EndReason.DELETED)
-    assert moved == Transition(r.session_id, SessionStatus.ACTIVE, SessionStatus.CLOSING, "deleted")
+    assert moved == Transition(r.session_id, SessionStatus.ACTIVE, SessionStatus.CLOSING, "deleted", "w1")
     assert await store.list_live("u1") == []
     assert await redis.zscore(keys.deadlines, r.session_id) is None
     assert await redis.sismember(keys.worker_sessions("w1"), r.session_id)  # the worker still has to close it

@@ -1,0 +1,134 @@
+"""A worker in another process or on another host, reached over its internal HTTP API."""
+
+import asyncio
+import contextlib
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+from orchestrator import errors
+from orchestrator.config import Settings
+from orchestrator.directory import RemoteFactory
+from orchestrator.models import SessionSpec
+from orchestrator.registry import WorkerInfo
+from orchestrator.worker import Activity, CdpClient, ClientGone, NavigationResult
+
+from .routes.internal import SECRET_HEADER
+
+
+def _error(payload: dict[str, Any], status: int) -> errors.BrowserpoolError:
+    """Turn an internal API error back into the exception the worker raised."""
+    name, detail = payload.get("error"), str(payload.get("detail", "worker error"))
+    match name:
+        case "PoolFull":
+            return errors.PoolFull()
+        case "PoolUnavailable":
+            return errors.PoolUnavailable(detail)
+        case "SessionEnded":
+            return errors.SessionEnded(str(payload.get("status", "failed")))
+        case "ActionTimedOut":
+            return errors.ActionTimedOut(detail)
+        case "ActionFailed":
+            return errors.ActionFailed(detail, upstream=status != 400)
+        case "InvalidInput":
+            return errors.InvalidInput(detail)
+    return errors.PoolUnavailable(f"worker answered {status}: {detail}")
+
+
+class RemoteWorker:
+    def __init__(self, info: WorkerInfo, secret: str, timeout: float) -> None:
+        self._worker_id = info.worker_id
+        self.address = info.address
+        self._secret = secret
+        self._http = httpx.AsyncClient(
+            base_url=f"{info.address}/internal/sessions", headers={SECRET_HEADER: secret}, timeout=timeout
+        )
+
+    @property
+    def worker_id(self) -> str:
+        return self._worker_id
+
+    async def open_session(self, session_id: str, spec: SessionSpec) -> None:
+        body = {
+            "viewport_width": spec.viewport_width,
+            "viewport_height": spec.viewport_height,
+            "user_agent": spec.user_agent,
+            "timeout_seconds": spec.timeout_seconds,
+        }
+        await self._call("PUT", f"/{session_id}", json=body)
+
+    async def close_session(self, session_id: str, reason: str = "session ended") -> None:
+        await self._call("DELETE", f"/{session_id}", params={"reason": reason})
+
+    async def navigate(self, session_id: str, url: str) -> NavigationResult:
+        data = (await self._call("POST", f"/{session_id}/navigate", json={"url": url})).json()
+        return NavigationResult(url=data["url"], status=data["status"], title=data["title"])
+
+    async def evaluate(self, session_id: str, expression: str) -> Any:
+        return (await self._call("POST", f"/{session_id}/evaluate", json={"expression": expression})).json()["result"]
+
+    async def screenshot(self, session_id: str) -> bytes:
+        return (await self._call("GET", f"/{session_id}/screenshot")).content
+
+    async def content(self, session_id: str) -> str:
+        return (await self._call("GET", f"/{session_id}/content")).text
+
+    async def relay_cdp(self, session_id: str, client: CdpClient, on_activity: Activity) -> None:
+        """Pipe the client's frames to the worker's relay, which scopes them and records activity."""
+        url = self.address.replace("http", "ws", 1) + f"/internal/sessions/{session_id}/cdp"
+        try:
+            upstream = await connect(url, additional_headers={SECRET_HEADER: self._secret}, max_size=None)
+        except (OSError, InvalidHandshake) as exc:
+            raise errors.PoolUnavailable(f"worker {self.worker_id} is unreachable: {exc}") from exc
+        async with upstream:
+            await _pipe(client, upstream)
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = await self._http.request(method, path, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise errors.ActionTimedOut(f"worker {self.worker_id} did not answer in time") from exc
+        except httpx.HTTPError as exc:
+            raise errors.PoolUnavailable(f"worker {self.worker_id} is unreachable: {exc}") from exc
+        if response.status_code >= 400:
+            try:
+                payload = response.json()
+            except ValueError:
+                payload = {"detail": response.text[:200]}
+            raise _error(payload, response.status_code)
+        return response
+
+
+async def _pipe(client: CdpClient, upstream: ClientConnection) -> None:
+    async def client_to_worker() -> None:
+        with contextlib.suppress(ClientGone, ConnectionClosed):
+            while True:
+                await upstream.send(await client.receive_text())
+
+    async def worker_to_client() -> tuple[int, str]:
+        try:
+            async for frame in upstream:
+                await client.send_text(frame if isinstance(frame, str) else frame.decode())
+        except ConnectionClosed:
+            pass
+        return (upstream.close_code or 1000, upstream.close_reason or "")
+
+    outbound = asyncio.create_task(client_to_worker())
+    inbound = asyncio.create_task(worker_to_client())
+    done, _ = await asyncio.wait({outbound, inbound}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (outbound, inbound):
+        task.cancel()
+    await asyncio.gather(outbound, inbound, return_exceptions=True)
+    if inbound in done and not inbound.cancelled() and inbound.exception() is None:
+        code, reason = inbound.result()
+        with contextlib.suppress(Exception):
+            await client.close(code if code not in (1005, 1006) else 1011, reason)
+
+
+def remote_factory(secret: str, settings: Settings) -> RemoteFactory:
+    def make(info: WorkerInfo) -> RemoteWorker:
+        return RemoteWorker(info, secret, timeout=settings.action_timeout + 5)
+
+    return make

@@ -1,0 +1,113 @@
+"""The worker side of the control plane: what the process that owns browsers does with Redis.
+
+It recovers from its previous run, heart-beats its lease and load into the registry, closes
+contexts whose sessions ended elsewhere, fails sessions whose browser died, and drains.
+"""
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from . import clock
+from .activity import ActivityRecorder
+from .lifecycle import LIVE, EndReason, SessionStatus
+from .registry import WorkerRegistry
+from .store import SessionStore
+from .worker import OwnedWorker, WorkerLoad
+
+log = logging.getLogger(__name__)
+
+
+class WorkerAgent:
+    def __init__(self, worker: OwnedWorker, store: SessionStore, registry: WorkerRegistry, address: str) -> None:
+        self.worker = worker
+        self.store = store
+        self.registry = registry
+        self.address = address
+        self.activity = ActivityRecorder(lambda sid, at: store.touch(sid, at))
+        self.draining = False
+        self.drain_requested = asyncio.Event()
+
+    @property
+    def worker_id(self) -> str:
+        return self.worker.worker_id
+
+    async def start(self) -> None:
+        recovered = await self.recover_previous_incarnation()
+        if recovered:
+            log.warning("marked %d session(s) of this worker's previous run as ended", recovered)
+        await self.worker.start(self.end_lost, self.load_changed)
+        await self.heartbeat()
+
+    async def heartbeat(self) -> None:
+        asked = await self.registry.heartbeat(
+            self.worker_id, self.worker.load(), clock.now_ms(), self.address, self.draining
+        )
+        if asked and not self.drain_requested.is_set():
+            log.warning("an operator asked worker %s to drain", self.worker_id)
+            self.drain_requested.set()
+        await self.reconcile()
+
+    async def load_changed(self, load: WorkerLoad) -> None:
+        await self.registry.report_used(self.worker_id, load.used)
+
+    async def recover_previous_incarnation(self) -> int:
+        """Sessions recorded for this worker id by a process that is gone can never come back."""
+        ids = await self.store.worker_session_ids(self.worker_id)
+        now = clock.now_ms()
+        failed = await self.store.transition_many(
+            ids, SessionStatus.FAILED, now, reason=EndReason.WORKER_RESTARTED, sources=LIVE
+        )
+        closed = await self.store.transition_many(
+            ids, SessionStatus.CLOSED, now, reason=EndReason.DELETED, sources={SessionStatus.CLOSING}
+        )
+        return len(failed) + len(closed)
+
+    async def reconcile(self) -> None:
+        """Close contexts whose sessions ended elsewhere (a reaper, a DELETE on another node, a lapse)."""
+        held = self.worker.held_session_ids()
+        statuses = await self.store.statuses(held)
+        for session_id, status in zip(held, statuses, strict=True):
+            if status is not None and status.is_live:
+                continue
+            await self.worker.close_session(session_id, f"session {status.value if status else 'gone'}")
+            self.activity.forget(session_id)
+            if status is SessionStatus.CLOSING:
+                await self.store.transition(session_id, SessionStatus.CLOSED, clock.now_ms())
+
+    async def end_lost(self, session_ids: Sequence[str], reason: str) -> None:
+        """Sessions whose browser died under them: mark them failed."""
+        moved = await self.store.transition_many(
+            session_ids, SessionStatus.FAILED, clock.now_ms(), reason=EndReason(reason)
+        )
+        for t in moved:
+            self.activity.forget(t.session_id)
+        if moved:
+            log.warning("%d session(s) failed: %s", len(moved), reason)
+
+    async def drain(self, grace: float) -> None:
+        """Take no new sessions, let held ones finish for up to `grace` seconds, then close the rest."""
+        self.draining = True
+        self.worker.stop_taking_sessions()
+        await self.heartbeat()
+        deadline = asyncio.get_running_loop().time() + grace
+        while self.worker.held_session_ids() and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.2)
+            await self.reconcile()
+        await self.close_all("the worker is draining")
+
+    async def close_all(self, why: str) -> None:
+        """Close every held session as `closed`."""
+        held = self.worker.held_session_ids()
+        now = clock.now_ms()
+        await self.store.transition_many(held, SessionStatus.CLOSING, now, reason=EndReason.SHUTDOWN, sources=LIVE)
+        for session_id in held:
+            await self.worker.close_session(session_id, f"session closed ({why})")
+        await self.store.transition_many(held, SessionStatus.CLOSED, clock.now_ms(), reason=EndReason.SHUTDOWN)
+
+    async def stop(self) -> None:
+        await self.worker.stop()
+        try:
+            await self.registry.deregister(self.worker_id)
+        except Exception:
+            log.exception("could not deregister worker %s", self.worker_id)
