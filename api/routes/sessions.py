@@ -33,7 +33,8 @@ async def create_session(
     if timeout > settings.max_session_timeout:
         raise InvalidInput(f"timeout_seconds must be at most {settings.max_session_timeout}")
     spec = SessionSpec(body.viewport_width, body.viewport_height, body.user_agent, timeout)
-    return session_detail(await sessions.create(user.user_id, spec), request, settings, sessions)
+    record = await sessions.create(user.user_id, spec, gave_up=request.is_disconnected)
+    return session_detail(record, request, settings, sessions)
 
 
 @router.get("/", response_model=BrowserSessionListResponse, summary="List Browser Sessions")

@@ -14,7 +14,10 @@ from workers.processes import SLOT_FLAG
 
 
 class DaemonProcess:
-    def __init__(self, tmp: Path, redis_url: str | None, prefix: str, worker_id: str, **env: str) -> None:
+    def __init__(
+        self, tmp: Path, redis_url: str | None, prefix: str, worker_id: str, command: str = "serve", **env: str
+    ) -> None:
+        self.command = command
         self.port = free_port()
         self.log = tmp / f"daemon-{self.port}.log"
         self.worker_id = worker_id
@@ -38,7 +41,7 @@ class DaemonProcess:
     def start(self, timeout: float = 30) -> "DaemonProcess":
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "api.cli", "serve"], env=self.env, stdout=out, stderr=subprocess.STDOUT
+                [sys.executable, "-m", "api.cli", self.command], env=self.env, stdout=out, stderr=subprocess.STDOUT
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
