@@ -133,9 +133,10 @@ def test_any_api_node_serves_any_session(cluster: Cluster) -> None:
     png = httpx.get(api2.url + f"{SESSIONS}{sid}/screenshot", headers=me)
     assert png.status_code == 200 and png.content[:4] == b"\x89PNG"
 
+    cdp_url = httpx.get(api2.url + SESSIONS + sid, headers=me).json()["cdp_url"]
+    assert f":{api2.port}/" in cdp_url
+
     async def drive_over_cdp() -> str:
-        cdp_url = httpx.get(api2.url + SESSIONS + sid, headers=me).json()["cdp_url"]
-        assert f":{api2.port}/" in cdp_url
         async with async_playwright() as p:
             browser = await p.chromium.connect_over_cdp(cdp_url)
             page = browser.contexts[0].pages[0]
