@@ -29,15 +29,15 @@ class DaemonServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, runtime: Runtime) -> None:
         super().__init__(config)
         self.runtime = runtime
+        self._terms = 0
         runtime.request_exit = self._exit
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if self.runtime.role is Role.WORKER and sig == signal.SIGTERM and not self.should_exit:
-            if self.runtime.draining_requested:
-                return super().handle_exit(sig, frame)
-            self.runtime.draining_requested = True
-            self.runtime.begin_drain()
-            return None
+            self._terms += 1
+            if self._terms == 1:
+                self.runtime.begin_drain()  # a no-op if an operator's drain is already under way
+                return None
         return super().handle_exit(sig, frame)
 
     def _exit(self) -> None:

@@ -91,7 +91,10 @@ class WorkerRegistry:
         """Ask a registered worker to drain; False if no such worker is registered."""
         if await self.redis.zscore(self.keys.workers, worker_id) is None:
             return False
-        await self.redis.set(self.keys.worker_drain(worker_id), "1", px=self.lease_ttl_ms * 60)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(self.keys.worker_drain(worker_id), "1", px=self.lease_ttl_ms * 60)
+            pipe.hset(self.keys.worker(worker_id), "draining", "1")  # placement skips it from now on
+            await pipe.execute()
         return True
 
     async def is_registered(self, worker_id: str) -> bool:

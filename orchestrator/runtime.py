@@ -13,6 +13,8 @@ from enum import StrEnum
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 
 from .accounts import AccountStore
 from .agent import WorkerAgent
@@ -49,8 +51,14 @@ class Role(StrEnum):
 
 
 def connect_redis(url: str) -> Redis:
+    # Two quick retries: a pooled connection that died with a restarted Redis is replaced, not reported.
     return Redis.from_url(
-        url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5, health_check_interval=15
+        url,
+        decode_responses=True,
+        socket_connect_timeout=2,
+        socket_timeout=5,
+        health_check_interval=15,
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 2),
     )
 
 
@@ -74,7 +82,6 @@ class Runtime:
         self._started = False
         self.agent: WorkerAgent | None = None
         self.request_exit: Callable[[], None] = lambda: None  # set by whoever runs the server
-        self.draining_requested = False
         self._drain_task: asyncio.Task[None] | None = None
 
     async def startup(self) -> None:
@@ -131,9 +138,11 @@ class Runtime:
 
     def begin_drain(self) -> None:
         """Drain this process's worker (SIGTERM on a worker, or an operator's request), then exit."""
-        if self.agent is None or self._drain_task is not None:
+        if self.agent is None:
             self.request_exit()
             return
+        if self._drain_task is not None:
+            return  # already draining: it exits when done
         self._drain_task = asyncio.get_running_loop().create_task(self._drain_then_exit())
 
     async def _drain_then_exit(self) -> None:
