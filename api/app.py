@@ -11,7 +11,7 @@ from orchestrator.runtime import Role, Runtime, WorkerFactory
 
 from .errors import install_error_handlers
 from .remote_worker import remote_factory
-from .routes import actions, admin, api_keys, auth, cdp, health, internal, sessions
+from .routes import actions, admin, api_keys, auth, cdp, events, health, internal, sessions
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(health.router)
     if role.has_api:
-        for module in (auth, api_keys, sessions, actions, cdp, admin):
+        for module in (auth, api_keys, events, sessions, actions, cdp, admin):  # events before /{session_id}
             app.include_router(module.router)
     if role.has_browsers:
         app.include_router(internal.router)

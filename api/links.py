@@ -2,6 +2,7 @@
 
 from fastapi import Request
 
+from orchestrator.clock import to_datetime
 from orchestrator.config import Settings
 from orchestrator.models import SessionRecord
 from orchestrator.sessions import SessionService
@@ -23,4 +24,9 @@ def session_detail(
     if record.status.is_live:
         token = sessions.cdp_tokens.token_for(record.session_id)
         cdp_url = f"{_websocket_base(request, settings)}/v1/browser/sessions/{record.session_id}/cdp?token={token}"
-    return SessionDetail(**BrowserSessionResponse.of(record).model_dump(), cdp_url=cdp_url)
+    return SessionDetail(
+        **BrowserSessionResponse.of(record).model_dump(),
+        cdp_url=cdp_url,
+        ended_at=to_datetime(record.ended_at_ms) if record.ended_at_ms else None,
+        end_reason=record.end_reason,
+    )

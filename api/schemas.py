@@ -56,9 +56,21 @@ class BrowserSessionResponse(BaseModel):
 
 
 class SessionDetail(BrowserSessionResponse):
-    """One session, with where to drive it over CDP (null once it has ended)."""
+    """One session, with where to drive it over CDP (null once it has ended) and, once ended, when and why."""
 
     cdp_url: str | None = None
+    ended_at: datetime | None = None
+    end_reason: str | None = None
+
+
+class SessionEvent(BaseModel):
+    """One lifecycle event: created, active, closing, expiring (soon), ended (with its reason)."""
+
+    type: str
+    session_id: str
+    status: str
+    reason: str | None
+    at: datetime
 
 
 class BrowserSessionListResponse(BaseModel):

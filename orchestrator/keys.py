@@ -20,6 +20,15 @@ class Keys:
         """Sorted set of the user's live session ids, scored by creation time (ms)."""
         return f"{self.prefix}:user:{user_id}:sessions"
 
+    def user_events(self, user_id: str) -> str:
+        """Stream of the user's session lifecycle events."""
+        return f"{self.prefix}:user:{user_id}:events"
+
+    @property
+    def stats(self) -> str:
+        """Hash of deployment-wide counters: status:<s> (sessions in each status), ended:<reason>, created."""
+        return f"{self.prefix}:stats"
+
     @property
     def deadlines(self) -> str:
         """Sorted set of live session ids, scored by the moment they are due to end (ms)."""

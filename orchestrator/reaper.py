@@ -27,6 +27,7 @@ class ReapResult:
     expired: list[Transition] = field(default_factory=list)
     failed: list[Transition] = field(default_factory=list)
     lapsed_workers: list[str] = field(default_factory=list)
+    warned: int = 0
     skipped: bool = False
 
 
@@ -40,6 +41,7 @@ class Reaper:
         after_ended: AfterEnded,
         batch_size: int = 500,
         max_batches: int = 20,
+        warning_seconds: float = 60,
     ) -> None:
         self.redis = redis
         self.keys = keys
@@ -48,6 +50,7 @@ class Reaper:
         self.after_ended = after_ended
         self.batch_size = batch_size
         self.max_batches = max_batches
+        self.warning_ms = int(warning_seconds * 1000)
 
     async def tick(self, now_ms: int | None = None) -> ReapResult:
         now = clock.now_ms() if now_ms is None else now_ms
@@ -57,6 +60,7 @@ class Reaper:
         try:
             result = ReapResult(expired=await self._expire_due(now))
             result.lapsed_workers, result.failed = await self._fail_lapsed_workers(now)
+            result.warned = await self._warn_expiring(now)
         finally:
             await lock.release()
         if result.expired or result.failed:
@@ -72,6 +76,27 @@ class Reaper:
             if len(due) < self.batch_size:
                 break
         return ended
+
+    async def _warn_expiring(self, now: int) -> int:
+        """Tell owners once (per deadline) that a session ends within the warning window."""
+        if self.warning_ms <= 0:
+            return 0
+        soon = await self.redis.zrangebyscore(
+            self.keys.deadlines, now, now + self.warning_ms, start=0, num=self.batch_size, withscores=True
+        )
+        if not soon:
+            return 0
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for session_id, _ in soon:
+                pipe.hmget(self.keys.session(session_id), ["user_id", "warned_deadline_ms"])
+            known = await pipe.execute()
+        to_warn = [
+            (session_id, user_id, int(deadline))
+            for (session_id, deadline), (user_id, warned_for) in zip(soon, known, strict=True)
+            if user_id is not None and warned_for != str(int(deadline))
+        ]
+        await self.store.warn_expiring(to_warn)
+        return len(to_warn)
 
     async def _fail_lapsed_workers(self, now: int) -> tuple[list[str], list[Transition]]:
         lapsed = await self.registry.lapsed(now)

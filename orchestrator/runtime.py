@@ -106,7 +106,14 @@ class Runtime:
             self.sessions = SessionService(
                 self.store, self.directory, queue, tokens, settings.idle_timeout, settings.queue_timeout
             )
-            self.reaper = Reaper(self.redis, self.keys, self.store, self.registry, self.sessions.after_ended)
+            self.reaper = Reaper(
+                self.redis,
+                self.keys,
+                self.store,
+                self.registry,
+                self.sessions.after_ended,
+                warning_seconds=settings.expiry_warning,
+            )
         if self.agent is not None:
             await self.agent.start()
         self._started = True

@@ -7,10 +7,13 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
+from . import clock
 from .keys import Keys
 from .lifecycle import EndReason, SessionStatus, sources_of
 from .models import LISTED_FIELDS, SessionRecord
 from .scripts import Scripts
+
+EVENTS_KEPT = 1000  # per user; older events are trimmed
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,9 @@ class SessionStore:
             pipe.zadd(self.keys.user_sessions(record.user_id), {record.session_id: record.created_at_ms})
             pipe.zadd(self.keys.deadlines, {record.session_id: deadline})
             pipe.sadd(self.keys.worker_sessions(record.worker_id), record.session_id)
+            pipe.hincrby(self.keys.stats, "status:starting", 1)
+            pipe.hincrby(self.keys.stats, "created", 1)
+            self._event(pipe, record.user_id, "created", record.session_id, "starting", record.created_at_ms)
             await pipe.execute()
 
     async def discard(self, record: SessionRecord) -> None:
@@ -48,7 +54,37 @@ class SessionStore:
             pipe.zrem(self.keys.user_sessions(record.user_id), record.session_id)
             pipe.zrem(self.keys.deadlines, record.session_id)
             pipe.srem(self.keys.worker_sessions(record.worker_id), record.session_id)
+            pipe.hincrby(self.keys.stats, "status:starting", -1)
+            pipe.hincrby(self.keys.stats, "created", -1)
+            self._event(pipe, record.user_id, "withdrawn", record.session_id, "", clock.now_ms())
             await pipe.execute()
+
+    def _event(self, pipe: Pipeline, user_id: str, kind: str, session_id: str, status: str, at_ms: int) -> None:
+        fields = {"type": kind, "session_id": session_id, "status": status, "reason": "", "at_ms": at_ms}
+        pipe.xadd(self.keys.user_events(user_id), fields, maxlen=EVENTS_KEPT, approximate=True)
+
+    async def warn_expiring(self, sessions: Sequence[tuple[str, str, int]]) -> None:
+        """Emit `expiring` for (session id, user id, deadline) and remember that deadline was warned of."""
+        if not sessions:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for session_id, user_id, deadline in sessions:
+                pipe.hset(self.keys.session(session_id), "warned_deadline_ms", deadline)
+                self._event(pipe, user_id, "expiring", session_id, "active", deadline)
+            await pipe.execute()
+
+    async def last_event_id(self, user_id: str) -> str:
+        """Where a reader that wants only new events starts."""
+        newest = await self.redis.xrevrange(self.keys.user_events(user_id), count=1)
+        return str(newest[0][0]) if newest else "0-0"
+
+    async def events(self, user_id: str, after: str, block_ms: int) -> list[tuple[str, dict[str, str]]]:
+        """The user's events after stream id `after`, waiting up to `block_ms` for the first one."""
+        reply = await self.redis.xread({self.keys.user_events(user_id): after}, count=100, block=block_ms)
+        return [(event_id, fields) for _, entries in reply for event_id, fields in entries]
+
+    async def stats(self) -> dict[str, int]:
+        return {k: int(v) for k, v in (await self.redis.hgetall(self.keys.stats)).items()}
 
     async def get(self, session_id: str) -> SessionRecord | None:
         raw = await self.redis.hgetall(self.keys.session(session_id))
@@ -156,6 +192,8 @@ class SessionStore:
                 self.keys.user_sessions(user_id),
                 self.keys.deadlines,
                 self.keys.worker_sessions(worker_id),
+                self.keys.user_events(user_id),
+                self.keys.stats,
             ],
             args=[
                 target.value,
@@ -166,6 +204,7 @@ class SessionStore:
                 reason.value if reason else "",
                 "1" if due_only else "0",
                 session_id,
+                EVENTS_KEPT,
             ],
             client=pipe,
         )

@@ -4,6 +4,8 @@
 -- KEYS[2] the owner's live-session index (sorted set)
 -- KEYS[3] the deadline index (sorted set)
 -- KEYS[4] the holding worker's session set
+-- KEYS[5] the owner's event stream
+-- KEYS[6] the deployment's counters (hash: status:<s> live counts, ended:<reason> totals)
 -- ARGV[1] target status
 -- ARGV[2] allowed source statuses, space separated
 -- ARGV[3] now (ms)
@@ -12,6 +14,7 @@
 -- ARGV[6] end reason ("" for none)
 -- ARGV[7] "1" to act only if the session is due to end now (the reaper's check); the reason is then worked out here
 -- ARGV[8] session id
+-- ARGV[9] the most events an owner's stream keeps
 --
 -- Returns {previous status, end reason} on success, false when the session is missing,
 -- in a status the move may not start from, or (with ARGV[7]) not due.
@@ -58,4 +61,14 @@ if ARGV[4] == '1' then
   redis.call('SREM', KEYS[4], ARGV[8])
   redis.call('EXPIRE', KEYS[1], tonumber(ARGV[5]))
 end
+
+redis.call('HINCRBY', KEYS[6], 'status:' .. status, -1)
+redis.call('HINCRBY', KEYS[6], 'status:' .. ARGV[1], 1)
+local event = ARGV[1]
+if ARGV[4] == '1' then
+  event = 'ended'
+  redis.call('HINCRBY', KEYS[6], 'ended:' .. (reason ~= '' and reason or ARGV[1]), 1)
+end
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[9], '*',
+  'type', event, 'session_id', ARGV[8], 'status', ARGV[1], 'reason', reason, 'at_ms', ARGV[3])
 return {status, reason}
