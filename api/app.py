@@ -11,7 +11,8 @@ from orchestrator.runtime import Role, Runtime, WorkerFactory
 
 from .errors import install_error_handlers
 from .remote_worker import remote_factory
-from .routes import actions, admin, api_keys, auth, cdp, events, health, internal, sessions
+from .request_timer import RequestTimer
+from .routes import actions, admin, api_keys, auth, cdp, events, health, internal, metrics, sessions
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,11 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+
+    app.add_middleware(RequestTimer, metrics=runtime.metrics)
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     if role.has_api:
         for module in (auth, api_keys, events, sessions, actions, cdp, admin):  # events before /{session_id}
             app.include_router(module.router)

@@ -2,7 +2,6 @@
 
 import argparse
 import asyncio
-import logging
 import sys
 
 from orchestrator.config import Settings
@@ -11,6 +10,7 @@ from orchestrator.redis_server import RedisUnavailable
 from orchestrator.runtime import Role
 
 from . import operator
+from .logs import configure_logging
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,8 +44,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    configure_logging()
     try:
         settings = Settings()
     except ValueError as exc:

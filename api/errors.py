@@ -75,6 +75,7 @@ def _map(exc: Exception) -> Answer:
 
 async def _redis_down(request: Request, exc: Exception) -> JSONResponse:
     log.warning("Redis unreachable while serving %s %s: %s", request.method, request.url.path, exc)
+    request.app.state.runtime.metrics.redis_errors.inc()
     code, body, headers = _answer(503, "the session store (Redis) is unreachable; retry shortly", {"Retry-After": "5"})
     return JSONResponse(body, status_code=code, headers=headers)
 

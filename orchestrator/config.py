@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     queue_timeout: float = Field(0.0, ge=0)
     queue_max: int = Field(100, ge=1)
 
+    metrics_public: bool = False  # True: GET /metrics needs no credentials (keep the port private then)
     token_ttl: int = Field(3600, ge=60)
     shutdown_grace: float = Field(10.0, gt=0)
 

@@ -22,6 +22,7 @@ from .cdp_tokens import CdpTokens, load_secret
 from .config import Settings
 from .directory import RemoteFactory, WorkerDirectory
 from .keys import Keys
+from .metrics import Metrics
 from .queue import CreateQueue
 from .reaper import Reaper
 from .redis_server import EmbeddedRedis, resolve_redis_url
@@ -83,6 +84,7 @@ class Runtime:
         self.agent: WorkerAgent | None = None
         self.request_exit: Callable[[], None] = lambda: None  # set by whoever runs the server
         self._drain_task: asyncio.Task[None] | None = None
+        self.metrics = Metrics()
 
     async def startup(self) -> None:
         settings = self.settings
@@ -168,7 +170,10 @@ class Runtime:
             self.begin_drain()
 
     async def reap(self) -> None:
-        await self.reaper.tick()
+        with self.metrics.reaper_tick.time():
+            result = await self.reaper.tick()
+        self.metrics.reaped.labels("expired").inc(len(result.expired))
+        self.metrics.reaped.labels("failed").inc(len(result.failed))
 
     async def ready(self) -> bool:
         try:

@@ -1,5 +1,6 @@
 """The only code that talks to Redis about sessions."""
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,8 @@ from .scripts import Scripts
 
 EVENTS_KEPT = 1000  # per user; older events are trimmed
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Transition:
@@ -25,6 +28,21 @@ class Transition:
     current: SessionStatus
     reason: str | None
     worker_id: str = ""
+
+
+def _log_lifecycle(
+    event: str, session_id: str, user_id: str | None, worker_id: str | None, status: str, reason: str | None
+) -> None:
+    """One line per lifecycle event, with fields a JSON log shipper can index."""
+    fields = {
+        "event": event,
+        "session_id": session_id,
+        "user_id": user_id,
+        "worker_id": worker_id,
+        "status": status,
+        "reason": reason,
+    }
+    log.info("session %s %s%s", session_id, event, f" ({reason})" if reason else "", extra=fields)
 
 
 class SessionStore:
@@ -46,6 +64,7 @@ class SessionStore:
             pipe.hincrby(self.keys.stats, "created", 1)
             self._event(pipe, record.user_id, "created", record.session_id, "starting", record.created_at_ms)
             await pipe.execute()
+        _log_lifecycle("created", record.session_id, record.user_id, record.worker_id, "starting", None)
 
     async def discard(self, record: SessionRecord) -> None:
         """Remove a record that never started (its worker had no room), with its indexes."""
@@ -118,7 +137,10 @@ class SessionStore:
                 return None
             user_id, worker_id = owner, worker
         result = await self._transition_call(session_id, user_id, worker_id, target, now_ms, reason, due_only=False)
-        return self._as_transition(session_id, worker_id, target, result)
+        moved = self._as_transition(session_id, worker_id, target, result)
+        if moved is not None:
+            _log_lifecycle(target.value, session_id, user_id, worker_id, target.value, moved.reason)
+        return moved
 
     async def transition_many(
         self,
@@ -143,11 +165,13 @@ class SessionStore:
                     session_id, user_id or "", worker_id or "", target, now_ms, reason, due_only, sources, pipe
                 )
             results = await pipe.execute()
-        moved = (
-            self._as_transition(sid, worker_id or "", target, r)
-            for sid, (_, worker_id), r in zip(session_ids, owners, results, strict=True)
-        )
-        return [t for t in moved if t is not None]
+        moved = []
+        for sid, (user_id, worker_id), result in zip(session_ids, owners, results, strict=True):
+            transition = self._as_transition(sid, worker_id or "", target, result)
+            if transition is not None:
+                _log_lifecycle(target.value, sid, user_id, worker_id, target.value, transition.reason)
+                moved.append(transition)
+        return moved
 
     async def touch(self, session_id: str, now_ms: int, *, extend: bool = False) -> SessionStatus | None:
         """Record use of a session; with `extend`, push its hard deadline out by its timeout."""

@@ -9,7 +9,7 @@ from starlette.websockets import WebSocketDisconnect
 from orchestrator.errors import AuthenticationFailed, BrowserpoolError, SessionEnded, SessionNotFound
 from orchestrator.worker import ClientGone
 
-from ..deps import get_current_user
+from ..deps import bearer_of, get_current_user
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +47,6 @@ async def refuse(websocket: WebSocket, code: int, detail: str) -> None:
         await websocket.close(1008, detail)
 
 
-def _bearer(websocket: WebSocket) -> str | None:
-    scheme, _, credentials = websocket.headers.get("authorization", "").partition(" ")
-    return credentials if scheme.lower() == "bearer" and credentials else None
-
-
 @router.websocket("/{session_id}/cdp")
 async def cdp(websocket: WebSocket, session_id: str, token: str | None = None) -> None:
     """Authorised by the session's own token (`?token=` in its cdp_url) or by its owner's credentials."""
@@ -61,7 +56,9 @@ async def cdp(websocket: WebSocket, session_id: str, token: str | None = None) -
         user_id = None
         if token is None:
             api_key = websocket.headers.get("x-api-key")
-            user_id = (await get_current_user(runtime.accounts, _bearer(websocket), api_key)).user_id
+            user_id = (
+                await get_current_user(runtime.accounts, bearer_of(websocket.headers.get("authorization")), api_key)
+            ).user_id
         worker = await sessions.cdp_session(session_id, user_id, token)
     except AuthenticationFailed as exc:
         await refuse(websocket, 401, str(exc))

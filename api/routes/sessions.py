@@ -33,7 +33,8 @@ async def create_session(
     if timeout > settings.max_session_timeout:
         raise InvalidInput(f"timeout_seconds must be at most {settings.max_session_timeout}")
     spec = SessionSpec(body.viewport_width, body.viewport_height, body.user_agent, timeout)
-    record = await sessions.create(user.user_id, spec, gave_up=request.is_disconnected)
+    with runtime.metrics.session_start.time():
+        record = await sessions.create(user.user_id, spec, gave_up=request.is_disconnected)
     return session_detail(record, request, settings, sessions)
 
 

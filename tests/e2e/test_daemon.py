@@ -1,5 +1,6 @@
 """The whole daemon as a process: crash and restart, graceful stop, the operator CLI, the embedded Redis."""
 
+import json
 import re
 import signal
 import subprocess
@@ -78,6 +79,10 @@ def test_sigterm_closes_sessions_and_exits_promptly(
     assert daemon.wait(timeout=20) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal after a clean stop
     assert time.monotonic() - started < 15
     assert not daemon.chromium_pids()
+
+    lines = [json.loads(line) for line in daemon.output().splitlines() if line.startswith("{")]
+    mine = [(e["event"], e["worker_id"]) for e in lines if e.get("session_id") == sid]
+    assert mine == [(event, daemon.worker_id) for event in ("created", "active", "closing", "closed")]
 
     successor = DaemonProcess(tmp_path, redis_url, prefix, f"e2e-{uuid.uuid4().hex[:6]}").start()
     processes.append(successor)

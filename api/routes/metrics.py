@@ -1,0 +1,27 @@
+"""GET /metrics in Prometheus text format: admin credentials needed unless BROWSERPOOL_METRICS_PUBLIC."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from orchestrator.errors import PermissionDenied
+
+from ..deps import RuntimeDep, bearer_of, get_current_user
+
+router = APIRouter(tags=["metrics"])
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(
+    runtime: RuntimeDep,
+    x_api_key: Annotated[str | None, Header()] = None,
+    authorization: Annotated[str | None, Header()] = None,
+) -> Response:
+    if not runtime.settings.metrics_public:
+        user = await get_current_user(runtime.accounts, bearer_of(authorization), x_api_key)
+        if not user.is_admin:
+            raise PermissionDenied("metrics are for admin users (or set BROWSERPOOL_METRICS_PUBLIC=true)")
+    queue = runtime.sessions.queue if runtime.role.has_api else None
+    await runtime.metrics.refresh(runtime.store, runtime.registry, queue)
+    return Response(runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)

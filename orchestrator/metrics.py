@@ -1,0 +1,95 @@
+"""Prometheus metrics: this node's own measurements, and deployment-wide figures read from Redis at scrape.
+
+Deployment-wide series (sessions by status, created/ended totals, workers, queue) read the same on
+every node: aggregate them with max(), not sum(), across API nodes.
+"""
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from . import clock
+from .queue import CreateQueue
+from .registry import WorkerRegistry
+from .store import SessionStore
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class _Deployment(Collector):
+    """Figures read from Redis just before each scrape (prometheus collectors cannot await)."""
+
+    def __init__(self) -> None:
+        self.stats: dict[str, int] = {}
+        self.workers: list[tuple[str, int, int, bool]] = []
+        self.queued = 0
+
+    def collect(self) -> Iterator[Metric]:
+        sessions = GaugeMetricFamily(
+            "browserpool_sessions", "Sessions in each status (deployment-wide)", labels=["status"]
+        )
+        for status in ("starting", "active", "closing"):
+            sessions.add_metric([status], max(self.stats.get(f"status:{status}", 0), 0))
+        yield sessions
+        yield CounterMetricFamily(
+            "browserpool_sessions_created", "Sessions created", value=self.stats.get("created", 0)
+        )
+        ended = CounterMetricFamily("browserpool_sessions_ended", "Sessions ended, by reason", labels=["reason"])
+        for key, value in sorted(self.stats.items()):
+            if key.startswith("ended:"):
+                ended.add_metric([key.removeprefix("ended:")], value)
+        yield ended
+        capacity = GaugeMetricFamily("browserpool_worker_capacity", "Session slots per live worker", labels=["worker"])
+        used = GaugeMetricFamily("browserpool_worker_used", "Slots in use per live worker", labels=["worker"])
+        draining = GaugeMetricFamily("browserpool_worker_draining", "1 while a worker drains", labels=["worker"])
+        for worker_id, cap, in_use, is_draining in self.workers:
+            capacity.add_metric([worker_id], cap)
+            used.add_metric([worker_id], in_use)
+            draining.add_metric([worker_id], int(is_draining))
+        yield from (capacity, used, draining)
+        yield GaugeMetricFamily("browserpool_queue_waiting", "Creates waiting for capacity", value=self.queued)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self._deployment = _Deployment()
+        self.registry.register(self._deployment)
+        self.session_start = Histogram(
+            "browserpool_session_start_seconds",
+            "Time to open a session (this node)",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.reaper_tick = Histogram(
+            "browserpool_reaper_tick_seconds",
+            "Duration of one reaper tick (this node)",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.reaped = Counter(
+            "browserpool_reaped_sessions", "Sessions the reaper ended (this node)", ["outcome"], registry=self.registry
+        )
+        self.requests = Histogram(
+            "browserpool_http_request_seconds",
+            "API request latency (this node)",
+            ["route", "method", "code"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.redis_errors = Counter(
+            "browserpool_redis_errors",
+            "Requests answered 503 because Redis was unreachable (this node)",
+            registry=self.registry,
+        )
+
+    async def refresh(self, store: SessionStore, registry: WorkerRegistry, queue: CreateQueue | None) -> None:
+        self._deployment.stats = await store.stats()
+        live = await registry.live(clock.now_ms())
+        self._deployment.workers = [(w.worker_id, w.capacity, w.used, w.draining) for w in live]
+        self._deployment.queued = await queue.waiting() if queue is not None else 0
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
