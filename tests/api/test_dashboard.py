@@ -1,0 +1,57 @@
+"""The dashboard in a real browser: sign in, see the session rows, watch a live view receive frames."""
+
+import re
+
+from playwright.async_api import async_playwright, expect
+
+from orchestrator.config import Settings
+from tests.conftest import serve_daemon
+from tests.support import repo_root
+from workers.chromium import find_chromium
+
+ARTIFACTS = repo_root() / "tests" / "artifacts"
+
+
+async def test_dashboard_lists_sessions_and_shows_a_live_view(daemon_settings: Settings, site: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    async with serve_daemon(daemon_settings) as daemon:
+        admin = await daemon.runtime.accounts.add_user("operator", None, admin=True)
+        key = (await daemon.runtime.accounts.create_api_key(admin, "ui")).secret
+        headers = {"X-API-Key": key}
+        first = await daemon.create(headers, viewport_width=800, viewport_height=500, user_agent="DashAgent/1")
+        second = await daemon.create(headers)
+        await daemon.client.post(
+            f"/v1/browser/sessions/{first['session_id']}/navigate", json={"url": site + "/"}, headers=headers
+        )
+        base = str(daemon.client.base_url).rstrip("/")
+
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=find_chromium(daemon_settings.chromium_path))
+            page = await browser.new_page(viewport={"width": 1400, "height": 900})
+            await page.goto(base + "/")
+            await page.fill("#apikey", key)
+            await page.click("button[type=submit]")
+
+            rows = page.locator("#sessions tr")
+            await expect(rows).to_have_count(2)
+            await expect(page.locator("#signin")).to_be_hidden()
+            newest = rows.nth(0)
+            assert await newest.get_attribute("data-session-id") == second["session_id"]
+            oldest = page.locator(f"tr[data-session-id='{first['session_id']}']")
+            await expect(oldest).to_contain_text("800×500")
+            await expect(oldest).to_contain_text("DashAgent/1")
+            await expect(oldest).to_contain_text("active")
+            await expect(page.locator("#workers tr")).to_have_count(1)  # admins see the workers
+            await expect(oldest.locator("img.thumb")).to_have_attribute("src", re.compile("^blob:"))
+            await page.screenshot(path=str(ARTIFACTS / "dashboard.png"))
+
+            await oldest.locator("a").click()
+            canvas = page.locator("#live")
+            await expect(canvas).not_to_have_attribute("data-frames", "0", timeout=15000)
+            await page.screenshot(path=str(ARTIFACTS / "live-view.png"))
+
+            await page.click("#close")
+            await expect(rows).to_have_count(1)
+            await browser.close()
+        status = (await daemon.client.get(f"/v1/browser/sessions/{first['session_id']}", headers=headers)).json()
+        assert status["status"] == "closed"
