@@ -38,7 +38,7 @@ async def test_dashboard_lists_sessions_and_shows_a_live_view(daemon_settings: S
             newest = rows.nth(0)
             assert await newest.get_attribute("data-session-id") == second["session_id"]
             oldest = page.locator(f"tr[data-session-id='{first['session_id']}']")
-            await expect(oldest).to_contain_text("800×500")
+            await expect(oldest).to_contain_text("800\u00d7500")
             await expect(oldest).to_contain_text("DashAgent/1")
             await expect(oldest).to_contain_text("active")
             await expect(page.locator("#workers tr")).to_have_count(1)  # admins see the workers
