@@ -39,6 +39,17 @@ def _parser() -> argparse.ArgumentParser:
     drain.add_argument("worker_id")
     drain.add_argument("--wait", action="store_true", help="return only once the worker has left")
     drain.set_defaults(handler=operator.workers_drain)
+
+    sessions = commands.add_parser("sessions", help="see and close sessions").add_subparsers(dest="sub", required=True)
+    ls = sessions.add_parser("ls", help="live sessions of every user")
+    ls.add_argument("--user", help="only this user's")
+    ls.add_argument("--all", action="store_true", help="also those ended within the retention period")
+    ls.set_defaults(handler=operator.sessions_ls)
+    close = sessions.add_parser("close", help="close a session (its worker closes the context)")
+    close.add_argument("session_id")
+    close.set_defaults(handler=operator.sessions_close)
+
+    commands.add_parser("doctor", help="check Redis, Chromium, flags and /dev/shm; say what to fix")
     return parser
 
 
@@ -54,6 +65,12 @@ def main(argv: list[str] | None = None) -> int:
         from .server import run
 
         return run(settings, Role(args.command))
+    if args.command == "doctor":
+        from .doctor import report, run_checks
+
+        text, healthy = report(run_checks(settings))
+        print(text)
+        return 0 if healthy else 1
     try:
         print(asyncio.run(args.handler(settings, args)))
     except (BrowserpoolError, RedisUnavailable) as exc:

@@ -11,11 +11,13 @@ from redis.asyncio import Redis
 from orchestrator import clock
 from orchestrator.accounts import AccountStore
 from orchestrator.config import Settings
-from orchestrator.errors import InvalidInput, WorkerNotFound
+from orchestrator.errors import InvalidInput, SessionNotFound, UnknownUser, WorkerNotFound
 from orchestrator.keys import Keys
+from orchestrator.lifecycle import EndReason, SessionStatus
 from orchestrator.redis_server import EmbeddedRedis, resolve_redis_url
 from orchestrator.registry import WorkerRegistry
 from orchestrator.runtime import connect_redis
+from orchestrator.store import SessionStore
 
 
 @asynccontextmanager
@@ -50,7 +52,7 @@ async def workers_ls(settings: Settings, args: argparse.Namespace) -> str:
     async with _redis(settings) as (redis, keys):
         now = clock.now_ms()
         workers = await WorkerRegistry(redis, keys, settings.worker_lease_ttl).live(now)
-    rows = [("WORKER", "ADDRESS", "USED/CAPACITY", "STATE", "HEARTBEAT")]
+    rows: list[tuple[str, ...]] = [("WORKER", "ADDRESS", "USED/CAPACITY", "STATE", "HEARTBEAT")]
     for w in sorted(workers, key=lambda w: w.worker_id):
         state = "draining" if w.draining else "ready"
         rows.append(
@@ -62,8 +64,7 @@ async def workers_ls(settings: Settings, args: argparse.Namespace) -> str:
                 f"{(now - w.heartbeat_ms) / 1000:.1f}s ago",
             )
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows)
+    return _table(rows)
 
 
 async def workers_drain(settings: Settings, args: argparse.Namespace) -> str:
@@ -79,3 +80,62 @@ async def workers_drain(settings: Settings, args: argparse.Namespace) -> str:
         if await registry.is_registered(args.worker_id):
             return f"worker {args.worker_id} is still registered after the drain grace"
     return f"worker {args.worker_id} drained and left"
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+
+
+def _age(ms: int, now: int) -> str:
+    seconds = max(now - ms, 0) // 1000
+    return f"{seconds}s" if seconds < 120 else f"{seconds // 60}m"
+
+
+async def sessions_ls(settings: Settings, args: argparse.Namespace) -> str:
+    """Live sessions of every user (or one); with --all, also those ended within the retention period."""
+    async with _redis(settings) as (redis, keys):
+        store = SessionStore(redis, keys, settings.retention)
+        accounts = AccountStore(redis, keys, settings.token_ttl)
+        users = {u.user_id: u.name for u in await accounts.users()}
+        wanted = [uid for uid, name in users.items() if args.user in (None, name)]
+        if args.user and not wanted:
+            raise UnknownUser(f"no user named {args.user!r}")
+        records = [r for uid in wanted for r in await store.list_live(uid)]
+        if args.all:  # an operator's view: SCAN is fine here, never on a request path
+            live = {r.session_id for r in records}
+            async for key in redis.scan_iter(match=keys.session("*"), count=1000):
+                record = await store.get(key.removeprefix(keys.session_prefix))
+                if record and record.session_id not in live and record.user_id in wanted:
+                    records.append(record)
+    now = clock.now_ms()
+    rows: list[tuple[str, ...]] = [("SESSION", "USER", "STATUS", "VIEWPORT", "WORKER", "AGE", "IDLE", "LEFT", "ENDED")]
+    for r in sorted(records, key=lambda r: r.created_at_ms, reverse=True):
+        left = "-" if not r.status.is_live else _age(now, r.expires_at_ms) if r.expires_at_ms > now else "due"
+        rows.append(
+            (
+                r.session_id,
+                users.get(r.user_id, r.user_id),
+                r.status.value,
+                f"{r.viewport_width}x{r.viewport_height}",
+                r.worker_id,
+                _age(r.created_at_ms, now),
+                _age(r.last_activity_ms, now),
+                left,
+                r.end_reason or "-",
+            )
+        )
+    return _table(rows) if len(rows) > 1 else "no sessions"
+
+
+async def sessions_close(settings: Settings, args: argparse.Namespace) -> str:
+    """Mark a session closing; its worker closes the context and marks it closed on its next heartbeat."""
+    async with _redis(settings) as (redis, keys):
+        store = SessionStore(redis, keys, settings.retention)
+        record = await store.get(args.session_id)
+        if record is None:
+            raise SessionNotFound(args.session_id)
+        if not record.status.is_live:
+            return f"session {args.session_id} has already ended ({record.status.value})"
+        await store.transition(args.session_id, SessionStatus.CLOSING, clock.now_ms(), reason=EndReason.DELETED)
+    return f"session {args.session_id} is closing; worker {record.worker_id} closes it within a heartbeat"

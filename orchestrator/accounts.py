@@ -78,6 +78,12 @@ class AccountStore:
             await pipe.execute()
         return user
 
+    async def users(self) -> list[User]:
+        """Every user (an operator's listing)."""
+        user_ids = sorted(await self.redis.smembers(self.keys.users))
+        found = [await self._user(user_id) for user_id in user_ids]
+        return [u for u in found if u is not None]
+
     async def user_by_name(self, name: str) -> User:
         user_id = await self.redis.get(self.keys.username(name))
         user = await self._user(user_id) if user_id else None

@@ -6,10 +6,12 @@ then Debian's package when running as root.
 """
 
 import glob
+import itertools
 import logging
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -40,18 +42,48 @@ def find_chromium(configured: str | None = None) -> str | None:
     return next((path for path in DEBIAN_BUILDS if os.access(path, os.X_OK)), None)
 
 
+def _run_with_progress(message: str, *commands: list[str]) -> None:
+    """Run slow install commands, with a spinner on a terminal and one line otherwise."""
+    done = threading.Event()
+
+    def spin() -> None:
+        for frame in itertools.cycle("|/-\\"):
+            if done.wait(0.2):
+                break
+            sys.stderr.write(f"\r{frame} {message}")
+            sys.stderr.flush()
+        sys.stderr.write(f"\r  {message} done\n")
+
+    spinner = threading.Thread(target=spin, daemon=True) if sys.stderr.isatty() else None
+    if spinner:
+        spinner.start()
+    else:
+        print(f"{message} (this can take a minute)", file=sys.stderr, flush=True)
+    try:
+        for command in commands:
+            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+            subprocess.run(command, check=False, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    finally:
+        done.set()
+        if spinner:
+            spinner.join()
+
+
 def ensure_chromium(configured: str | None = None) -> str:
     found = find_chromium(configured)
     if found:
         return found
-    log.warning("no Chromium found: trying `playwright install chromium-headless-shell`")
-    subprocess.run([sys.executable, "-m", "playwright", "install", "chromium-headless-shell"], check=False)
+    _run_with_progress(
+        "no Chromium found: trying `playwright install chromium-headless-shell`",
+        [sys.executable, "-m", "playwright", "install", "chromium-headless-shell"],
+    )
     found = find_chromium()
     if found is None and os.geteuid() == 0:
-        log.warning("trying Debian's chromium-headless-shell package")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium-headless-shell"], check=False, env=env)
+        _run_with_progress(
+            "installing Debian's chromium-headless-shell package",
+            ["apt-get", "update", "-qq"],
+            ["apt-get", "install", "-y", "-qq", "chromium-headless-shell"],
+        )
         found = find_chromium()
     if found is None:
         raise ChromiumNotFound(

@@ -120,6 +120,30 @@ def test_operator_cli_adds_users_and_keys(
     assert token.status_code == 200
     assert cli("keys", "create", "nobody").returncode == 1
 
+    sid = httpx.post(daemon.url + SESSIONS, json={"viewport_width": 640}, headers={"X-API-Key": key}).json()
+    listed = cli("sessions", "ls", "--user", "grace")
+    assert listed.returncode == 0 and sid["session_id"] in listed.stdout and "640x720" in listed.stdout
+    assert "grace" in cli("sessions", "ls").stdout
+    assert cli("sessions", "ls", "--user", "nobody").returncode == 1
+    workers = cli("workers", "ls")
+    assert daemon.worker_id in workers.stdout and "1/20" in workers.stdout
+
+    closed = cli("sessions", "close", sid["session_id"])
+    assert closed.returncode == 0, closed.stderr
+    wait_until(
+        lambda: (
+            httpx.get(daemon.url + SESSIONS + sid["session_id"], headers={"X-API-Key": key}).json()["status"]
+            == "closed"
+        )
+    )
+    assert sid["session_id"] not in cli("sessions", "ls").stdout
+    assert sid["session_id"] in cli("sessions", "ls", "--all").stdout
+    assert cli("sessions", "close", "nope").returncode == 1
+
+    doctor = cli("doctor")
+    assert doctor.returncode == 0, doctor.stdout
+    assert "chromium" in doctor.stdout and "all good" in doctor.stdout
+
 
 def test_embedded_redis_when_none_is_configured(tmp_path: Path, processes: list[DaemonProcess]) -> None:
     if answers(DEFAULT_LOCAL_URL):

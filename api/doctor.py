@@ -1,0 +1,93 @@
+"""`browserpool doctor`: checks what the daemon needs on this machine and says what to fix."""
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from importlib.metadata import version
+
+from orchestrator.config import Settings
+from orchestrator.redis_server import DEFAULT_LOCAL_URL, EmbeddedRedis, answers, find_redis_server
+from workers.chromium import ChromiumNotFound, find_chromium
+from workers.slot import CHROMIUM_ARGS
+
+MIN_SHM_MIB = 64
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def _redis(settings: Settings) -> Check:
+    embedded = EmbeddedRedis(settings.state_dir)
+    if settings.redis_url:
+        ok = answers(settings.redis_url, timeout=1)
+        return Check(
+            "redis",
+            ok,
+            f"BROWSERPOOL_REDIS_URL={settings.redis_url} {'answers' if ok else 'does not answer'}",
+            "" if ok else "start that Redis, or fix BROWSERPOOL_REDIS_URL",
+        )
+    if answers(DEFAULT_LOCAL_URL):
+        return Check("redis", True, "a Redis answers on 127.0.0.1:6379 and will be used")
+    if embedded.socket.exists() and answers(embedded.url):
+        return Check("redis", True, f"the embedded Redis of a running daemon answers at {embedded.socket}")
+    binary = find_redis_server()
+    if binary:
+        return Check("redis", True, f"none running; `browserpool serve` will start {binary} on {embedded.socket}")
+    return Check(
+        "redis",
+        False,
+        "no Redis and no redis-server binary",
+        "apt-get install -y redis-server, or set BROWSERPOOL_REDIS_URL",
+    )
+
+
+def _chromium(settings: Settings) -> Check:
+    try:
+        path = find_chromium(settings.chromium_path)
+    except ChromiumNotFound as exc:
+        return Check("chromium", False, str(exc), "point BROWSERPOOL_CHROMIUM_PATH at an executable")
+    if path is None:
+        return Check(
+            "chromium", False, "no Chromium found", "make setup, or apt-get install -y chromium-headless-shell"
+        )
+    try:
+        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=20).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Check("chromium", False, f"{path} does not run: {exc}", "reinstall it")
+    return Check("chromium", True, f"{path}: {out or 'version unknown'} (Playwright {version('playwright')})")
+
+
+def _shm() -> Check:
+    try:
+        stats = os.statvfs("/dev/shm")
+    except OSError:
+        return Check("/dev/shm", True, "absent; Chromium uses /tmp (--disable-dev-shm-usage)")
+    mib = stats.f_frsize * stats.f_blocks // (1024 * 1024)
+    note = "Chromium runs with --disable-dev-shm-usage, so a small /dev/shm only costs speed"
+    fix = "" if mib >= MIN_SHM_MIB else "give the container a larger /dev/shm (a Memory emptyDir, --shm-size)"
+    return Check("/dev/shm", True, f"{mib} MiB; {note}", fix)
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    flags = Check("flags", True, " ".join(CHROMIUM_ARGS) + " (plus Playwright's own; CDP on 127.0.0.1 only)")
+    disk = shutil.disk_usage(settings.state_dir if settings.state_dir.exists() else "/tmp")
+    roomy = disk.free > 512 * 1024 * 1024
+    space = Check("disk", roomy, f"{disk.free // (1024 * 1024)} MiB free", "" if roomy else "free some disk space")
+    return [_redis(settings), _chromium(settings), flags, _shm(), space]
+
+
+def report(checks: list[Check]) -> tuple[str, bool]:
+    lines = []
+    for check in checks:
+        lines.append(f"{'ok ' if check.ok else 'BAD'} {check.name:<9} {check.detail}")
+        if check.fix:
+            lines.append(f"    {'':<9} fix: {check.fix}")
+    healthy = all(c.ok for c in checks)
+    lines.append("all good" if healthy else "something needs fixing (see above)")
+    return "\n".join(lines), healthy
