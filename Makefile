@@ -40,8 +40,8 @@ test: setup
 	$(BIN)/pytest
 
 lint: setup
-	$(BIN)/ruff check orchestrator api workers tests
-	$(BIN)/ruff format --check orchestrator api workers tests
+	$(BIN)/ruff check orchestrator api workers browserpool_client tests bench
+	$(BIN)/ruff format --check orchestrator api workers browserpool_client tests bench
 	$(BIN)/mypy
 
 # Benchmarks against a real daemon, Redis and Chromium; prints a table, writes bench/results/latest.json.

@@ -1,0 +1,13 @@
+"""A small client for browserpool's API, sync (`Client`) and async (`AsyncClient`).
+
+from browserpool_client import Client
+with Client("http://127.0.0.1:8000", api_key="bp_...") as pool:
+    session = pool.create(viewport_width=1024, viewport_height=768)
+    print(pool.evaluate(session.session_id, "navigator.userAgent"))
+    pool.close(session.session_id)
+"""
+
+from .client import AsyncClient, Client
+from .models import BrowserpoolAPIError, Session
+
+__all__ = ["AsyncClient", "BrowserpoolAPIError", "Client", "Session"]

@@ -1,0 +1,128 @@
+"""The sync and async clients: the same calls, one over httpx.Client, one over httpx.AsyncClient."""
+
+from typing import Any
+
+import httpx
+
+from .models import Session, checked
+
+SESSIONS = "/v1/browser/sessions/"
+
+
+def _headers(api_key: str | None, token: str | None) -> dict[str, str]:
+    if api_key:
+        return {"X-API-Key": api_key}
+    if token:
+        return {"Authorization": f"Bearer {token}"}
+    raise ValueError("give an api_key or a token")
+
+
+def _spec(
+    viewport_width: int | None, viewport_height: int | None, user_agent: str | None, timeout_seconds: int | None
+) -> dict[str, Any]:
+    body = {
+        "viewport_width": viewport_width,
+        "viewport_height": viewport_height,
+        "user_agent": user_agent,
+        "timeout_seconds": timeout_seconds,
+    }
+    return {k: v for k, v in body.items() if v is not None}
+
+
+class Client:
+    def __init__(self, base_url: str, api_key: str | None = None, token: str | None = None, timeout: float = 60):
+        self.http = httpx.Client(base_url=base_url, headers=_headers(api_key, token), timeout=timeout)
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.http.close()
+
+    def create(
+        self,
+        viewport_width: int | None = None,
+        viewport_height: int | None = None,
+        user_agent: str | None = None,
+        timeout_seconds: int | None = None,
+    ) -> Session:
+        body = _spec(viewport_width, viewport_height, user_agent, timeout_seconds)
+        return Session.from_json(checked(self.http.post(SESSIONS, json=body)).json())
+
+    def list(self) -> list[Session]:
+        return [Session.from_json(s) for s in checked(self.http.get(SESSIONS)).json()["sessions"]]
+
+    def get(self, session_id: str) -> Session:
+        return Session.from_json(checked(self.http.get(SESSIONS + session_id)).json())
+
+    def keepalive(self, session_id: str) -> Session:
+        return Session.from_json(checked(self.http.post(f"{SESSIONS}{session_id}/keepalive")).json())
+
+    def close(self, session_id: str) -> None:
+        checked(self.http.delete(SESSIONS + session_id))
+
+    def navigate(self, session_id: str, url: str) -> dict[str, Any]:
+        response = self.http.post(f"{SESSIONS}{session_id}/navigate", json={"url": url})
+        result: dict[str, Any] = checked(response).json()
+        return result
+
+    def evaluate(self, session_id: str, expression: str) -> Any:
+        response = self.http.post(f"{SESSIONS}{session_id}/evaluate", json={"expression": expression})
+        return checked(response).json()["result"]
+
+    def screenshot(self, session_id: str) -> bytes:
+        return checked(self.http.get(f"{SESSIONS}{session_id}/screenshot")).content
+
+    def connect(self, session: Session, playwright: Any) -> Any:
+        """A Playwright `Browser` on the session (pass `sync_playwright().start()` or its context value)."""
+        return playwright.chromium.connect_over_cdp(session.cdp_url or self.get(session.session_id).cdp_url)
+
+
+class AsyncClient:
+    def __init__(self, base_url: str, api_key: str | None = None, token: str | None = None, timeout: float = 60):
+        self.http = httpx.AsyncClient(base_url=base_url, headers=_headers(api_key, token), timeout=timeout)
+
+    async def __aenter__(self) -> "AsyncClient":
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.http.aclose()
+
+    async def create(
+        self,
+        viewport_width: int | None = None,
+        viewport_height: int | None = None,
+        user_agent: str | None = None,
+        timeout_seconds: int | None = None,
+    ) -> Session:
+        body = _spec(viewport_width, viewport_height, user_agent, timeout_seconds)
+        return Session.from_json(checked(await self.http.post(SESSIONS, json=body)).json())
+
+    async def list(self) -> list[Session]:
+        return [Session.from_json(s) for s in checked(await self.http.get(SESSIONS)).json()["sessions"]]
+
+    async def get(self, session_id: str) -> Session:
+        return Session.from_json(checked(await self.http.get(SESSIONS + session_id)).json())
+
+    async def keepalive(self, session_id: str) -> Session:
+        return Session.from_json(checked(await self.http.post(f"{SESSIONS}{session_id}/keepalive")).json())
+
+    async def close(self, session_id: str) -> None:
+        checked(await self.http.delete(SESSIONS + session_id))
+
+    async def navigate(self, session_id: str, url: str) -> dict[str, Any]:
+        response = await self.http.post(f"{SESSIONS}{session_id}/navigate", json={"url": url})
+        result: dict[str, Any] = checked(response).json()
+        return result
+
+    async def evaluate(self, session_id: str, expression: str) -> Any:
+        response = await self.http.post(f"{SESSIONS}{session_id}/evaluate", json={"expression": expression})
+        return checked(response).json()["result"]
+
+    async def screenshot(self, session_id: str) -> bytes:
+        return checked(await self.http.get(f"{SESSIONS}{session_id}/screenshot")).content
+
+    async def connect(self, session: Session, playwright: Any) -> Any:
+        """A Playwright `Browser` on the session (pass the object `async_playwright()` gives)."""
+        url = session.cdp_url or (await self.get(session.session_id)).cdp_url
+        return await playwright.chromium.connect_over_cdp(url)
