@@ -27,6 +27,7 @@ COPY pyproject.toml README.md ./
 COPY orchestrator ./orchestrator
 COPY api ./api
 COPY workers ./workers
+COPY browserpool_client ./browserpool_client
 RUN pip install . && rm -rf build ./*.egg-info
 
 ENV HOME=/home/browserpool \

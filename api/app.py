@@ -12,7 +12,20 @@ from orchestrator.runtime import Role, Runtime, WorkerFactory
 from .errors import install_error_handlers
 from .remote_worker import remote_factory
 from .request_timer import RequestTimer
-from .routes import actions, admin, api_keys, auth, cdp, dashboard, events, health, internal, metrics, sessions
+from .routes import (
+    actions,
+    admin,
+    api_keys,
+    auth,
+    cdp,
+    dashboard,
+    events,
+    health,
+    internal,
+    metrics,
+    sessions,
+    webhooks,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +61,17 @@ def create_app(
     app.include_router(health.router)
     app.include_router(metrics.router)
     if role.has_api:
-        for module in (auth, api_keys, events, sessions, actions, cdp, admin, dashboard):  # events before /{id}
+        for module in (
+            auth,
+            api_keys,
+            webhooks,
+            events,
+            sessions,
+            actions,
+            cdp,
+            admin,
+            dashboard,
+        ):  # events before /{id}
             app.include_router(module.router)
     if role.has_browsers:
         app.include_router(internal.router)

@@ -23,6 +23,7 @@ from orchestrator.errors import (
     SessionNotReady,
     UnknownUser,
     UserExists,
+    WebhookNotFound,
     WorkerNotFound,
 )
 
@@ -67,7 +68,7 @@ def _map(exc: Exception) -> Answer:
             return _answer(422, str(exc))
         case UserExists():
             return _answer(409, str(exc))
-        case UnknownUser() | ApiKeyNotFound() | WorkerNotFound():
+        case UnknownUser() | ApiKeyNotFound() | WorkerNotFound() | WebhookNotFound():
             return _answer(404, str(exc))
     log.error("unmapped error %r", exc)
     return _answer(500, "internal error")

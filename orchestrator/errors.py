@@ -77,3 +77,7 @@ class PermissionDenied(BrowserpoolError):
 
 class WorkerNotFound(BrowserpoolError):
     pass
+
+
+class WebhookNotFound(BrowserpoolError):
+    pass

@@ -96,6 +96,27 @@ class Keys:
     def cdp_secret(self) -> str:
         return f"{self.prefix}:secret:cdp"
 
+    # webhooks
+    def user_webhooks(self, user_id: str) -> str:
+        return f"{self.prefix}:user:{user_id}:webhooks"
+
+    @property
+    def webhook_users(self) -> str:
+        """Set of users with at least one webhook (what the dispatcher walks)."""
+        return f"{self.prefix}:webhook-users"
+
+    def webhook_cursor(self, webhook_id: str) -> str:
+        """Id of the last event delivered to the webhook."""
+        return f"{self.prefix}:webhook:{webhook_id}:cursor"
+
+    def webhook_retry(self, webhook_id: str) -> str:
+        """Hash {attempts, next_at_ms} while the event after the cursor keeps failing."""
+        return f"{self.prefix}:webhook:{webhook_id}:retry"
+
+    @property
+    def webhook_lock(self) -> str:
+        return f"{self.prefix}:lock:webhooks"
+
     @property
     def bootstrap(self) -> str:
         return f"{self.prefix}:bootstrap"

@@ -29,6 +29,8 @@ from .redis_server import EmbeddedRedis, resolve_redis_url
 from .registry import WorkerRegistry
 from .sessions import SessionService
 from .store import SessionStore
+from .webhook_delivery import WebhookDispatcher
+from .webhooks import WebhookStore
 from .worker import OwnedWorker
 
 log = logging.getLogger(__name__)
@@ -108,6 +110,8 @@ class Runtime:
             self.sessions = SessionService(
                 self.store, self.directory, queue, tokens, settings.idle_timeout, settings.queue_timeout
             )
+            self.webhooks = WebhookStore(self.redis, self.keys)
+            self.webhook_dispatcher = WebhookDispatcher(self.redis, self.keys, self.webhooks)
             self.reaper = Reaper(
                 self.redis,
                 self.keys,
@@ -143,6 +147,7 @@ class Runtime:
             await self.agent.stop()
         if self.role.has_api:
             await self.sessions.drain()
+            await self.webhook_dispatcher.close()
         await self._close_connections()
 
     def begin_drain(self) -> None:
@@ -209,6 +214,7 @@ class Runtime:
         common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
         if self.role.has_api:
             scheduler.add_job(self.reap, "interval", seconds=self.settings.reap_interval, id="reaper", **common)
+            scheduler.add_job(self.webhook_dispatcher.tick, "interval", seconds=1, id="webhooks", **common)
         if self.agent is not None:
             interval = self.settings.heartbeat_interval
             scheduler.add_job(self.heartbeat, "interval", seconds=interval, id="heartbeat", **common)
