@@ -73,7 +73,12 @@ def run(settings: Settings, role: Role) -> int:
 
         def worker_factory(s: Settings) -> LocalWorker:
             return LocalWorker(
-                s.effective_worker_id, s.browsers, s.contexts_per_browser, s.chromium_path, s.action_timeout
+                s.effective_worker_id,
+                s.browsers,
+                s.contexts_per_browser,
+                s.chromium_path,
+                s.action_timeout,
+                s.warm_contexts,
             )
 
     app = create_app(worker_factory, settings, role)

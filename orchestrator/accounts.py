@@ -126,6 +126,9 @@ class AccountStore:
             "name": name,
             "created_at_ms": str(key.created_at_ms),
             "digest": _digest(secret),
+            # the owner, copied in so that checking a key is one round trip
+            "user_name": user.name,
+            "user_admin": "1" if user.is_admin else "0",
         }
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(self.keys.api_key(key_id), mapping=fields)
@@ -137,10 +140,13 @@ class AccountStore:
         key_id = _key_id_of(secret)
         if key_id is None:
             return None
-        user_id, digest = await self.redis.hmget(self.keys.api_key(key_id), ["user_id", "digest"])
+        fields = ["user_id", "digest", "user_name", "user_admin"]
+        user_id, digest, name, admin = await self.redis.hmget(self.keys.api_key(key_id), fields)
         if not digest or not hmac.compare_digest(digest, _digest(secret)):
             return None
-        return await self._user(user_id)
+        if name is None:  # a key made before owners were copied into keys
+            return await self._user(user_id)
+        return User(user_id=user_id, name=name, is_admin=admin == "1")
 
     async def list_api_keys(self, user: User) -> list[ApiKey]:
         key_ids = sorted(await self.redis.smembers(self.keys.user_api_keys(user.user_id)))

@@ -29,11 +29,13 @@ class Settings(BaseSettings):
     idle_timeout: int = Field(300, ge=1)
     retention: int = Field(3600, ge=1)
     reap_interval: float = Field(5.0, gt=0)
+    webhook_interval: float = Field(1.0, gt=0)
     expiry_warning: float = Field(60.0, ge=0)  # an `expiring` event this long before a session's deadline
 
     browsers: int = Field(1, ge=1, le=64)
     contexts_per_browser: int = Field(20, ge=1, le=1000)
     chromium_path: str | None = None
+    warm_contexts: int = Field(2, ge=0, le=50)  # ready default-shaped contexts kept per browser
     action_timeout: float = Field(30.0, gt=0)
 
     worker_id: str | None = None

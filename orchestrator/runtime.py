@@ -214,7 +214,13 @@ class Runtime:
         common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
         if self.role.has_api:
             scheduler.add_job(self.reap, "interval", seconds=self.settings.reap_interval, id="reaper", **common)
-            scheduler.add_job(self.webhook_dispatcher.tick, "interval", seconds=1, id="webhooks", **common)
+            scheduler.add_job(
+                self.webhook_dispatcher.tick,
+                "interval",
+                seconds=self.settings.webhook_interval,
+                id="webhooks",
+                **common,
+            )
         if self.agent is not None:
             interval = self.settings.heartbeat_interval
             scheduler.add_job(self.heartbeat, "interval", seconds=interval, id="heartbeat", **common)

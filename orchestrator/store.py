@@ -152,7 +152,8 @@ class SessionStore:
         due_only: bool = False,
         sources: Iterable[SessionStatus] | None = None,
     ) -> list[Transition]:
-        """Move a batch of sessions in two round trips (owners, then one scripted move each)."""
+        """Move a batch of sessions: one round trip for the owners, one for the scripted moves (plus the
+        SCRIPT EXISTS redis-py sends before a pipeline of EVALSHA)."""
         if not session_ids:
             return []
         async with self.redis.pipeline(transaction=False) as pipe:

@@ -36,6 +36,8 @@ class WebhookDispatcher:
         self.http = http or httpx.AsyncClient(timeout=5, follow_redirects=False)
 
     async def tick(self) -> list[Delivery]:
+        if not await self.redis.scard(self.keys.webhook_users):
+            return []  # nobody has a webhook: one cheap read, no lock
         lock = self.redis.lock(self.keys.webhook_lock, timeout=60, blocking=False)
         if not await lock.acquire():
             return []

@@ -75,6 +75,7 @@ def local_worker(settings: Settings) -> LocalWorker:
         settings.contexts_per_browser,
         settings.chromium_path,
         settings.action_timeout,
+        settings.warm_contexts,
     )
 
 

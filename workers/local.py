@@ -37,11 +37,14 @@ class LocalWorker:
         contexts_per_browser: int,
         chromium_path: str | None = None,
         action_timeout: float = 30.0,
+        warm_contexts: int = 0,
     ) -> None:
         self._worker_id = worker_id
         self.capacity_per_browser = contexts_per_browser
         self.chromium_path = chromium_path
         self.action_timeout = action_timeout
+        self.warm_contexts = warm_contexts
+        self._warming = False
         self.slots = [BrowserSlot(index=i, tag=f"{worker_id}/{i}") for i in range(browsers)]
         self._playwright: Playwright | None = None
         self._executable = ""
@@ -115,6 +118,7 @@ class LocalWorker:
             slot.reserved.discard(session_id)
         held.page.on("crash", lambda _: self._spawn(self._page_crashed(slot, session_id)))
         self._load_changed()
+        self._warm_up()
 
     async def close_session(self, session_id: str, reason: str = "session ended") -> None:
         for slot in self.slots:
@@ -191,6 +195,23 @@ class LocalWorker:
     async def _launch(self, slot: BrowserSlot) -> None:
         assert self._playwright is not None
         await slot.launch(self._playwright, self._executable, self._browser_gone)
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Top up every browser's ready contexts in the background (one top-up at a time)."""
+        if self.warm_contexts <= 0 or self._warming or self._stopping or self._draining:
+            return
+        self._warming = True
+        self._spawn(self._top_up())
+
+    async def _top_up(self) -> None:
+        try:
+            for slot in self.slots:
+                await slot.warm_up(self.warm_contexts)
+        except PlaywrightError as exc:
+            log.warning("preparing ready contexts failed: %s", _first_line(exc))
+        finally:
+            self._warming = False
 
     def _browser_gone(self, slot: BrowserSlot) -> None:
         if self._stopping or slot.browser is None:

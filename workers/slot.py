@@ -28,6 +28,10 @@ CHROMIUM_ARGS = (
 )
 
 
+# The shape a session gets when it asks for nothing (the API's defaults): the one worth preparing ahead.
+WARM_SHAPE: tuple[int, int, str | None] = (1280, 720, None)
+
+
 @dataclass
 class SessionPage:
     context: BrowserContext
@@ -46,6 +50,7 @@ class BrowserSlot:
     sessions: dict[str, SessionPage] = field(default_factory=dict)
     reserved: set[str] = field(default_factory=set)
     restarting: bool = False
+    warm: list[SessionPage] = field(default_factory=list)  # ready default-shaped contexts, not yet anyone's
     _browser_cdp: CDPSession | None = None
 
     @property
@@ -69,11 +74,25 @@ class BrowserSlot:
         )
         browser.on("disconnected", lambda _: on_disconnect(self))
         self.browser = browser
+        self.warm = []
         self._browser_cdp = None
         self.restarting = False
         log.info("browser %s up (%s, pid %s)", self.tag, browser.version, self.pid)
 
     async def open(self, session_id: str, width: int, height: int, user_agent: str | None) -> SessionPage:
+        if (width, height, user_agent) == WARM_SHAPE and self.warm:
+            held = self.warm.pop()
+        else:
+            held = await self._new_page(width, height, user_agent)
+        self.sessions[session_id] = held
+        return held
+
+    async def warm_up(self, target: int) -> None:
+        """Prepare default-shaped contexts until `target` wait ready (they cost memory, not session slots)."""
+        while len(self.warm) < target and self.browser is not None and self.browser.is_connected():
+            self.warm.append(await self._new_page(*WARM_SHAPE))
+
+    async def _new_page(self, width: int, height: int, user_agent: str | None) -> SessionPage:
         if self.browser is None:
             raise PlaywrightError("browser is not running")
         context = await self.browser.new_context(viewport={"width": width, "height": height}, user_agent=user_agent)
@@ -82,9 +101,7 @@ class BrowserSlot:
         except BaseException:
             await _quietly(context.close())
             raise
-        held = SessionPage(context, page)
-        self.sessions[session_id] = held
-        return held
+        return SessionPage(context, page)
 
     async def close(self, session_id: str, timeout: float, reason: str = "session ended") -> None:
         held = self.sessions.pop(session_id, None)
@@ -126,6 +143,7 @@ class BrowserSlot:
     async def shut(self, timeout: float) -> None:
         browser, self.browser = self.browser, None
         self.sessions.clear()
+        self.warm.clear()
         self.reserved.clear()
         if browser is not None:
             await _quietly(asyncio.wait_for(browser.close(), timeout))
