@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     browsers: int = Field(1, ge=1, le=64)
     contexts_per_browser: int = Field(20, ge=1, le=1000)
     chromium_path: str | None = None
-    warm_contexts: int = Field(2, ge=0, le=50)  # ready default-shaped contexts kept per browser
+    warm_contexts: int = Field(4, ge=0, le=50)  # ready default-shaped contexts kept per browser
     action_timeout: float = Field(30.0, gt=0)
 
     worker_id: str | None = None
