@@ -36,9 +36,17 @@ class Credentials:
 
 
 class DaemonProcess:
-    def __init__(self, redis_url: str, chromium: str, contexts_per_browser: int = 100) -> None:
+    def __init__(
+        self,
+        redis_url: str,
+        chromium: str,
+        contexts_per_browser: int = 100,
+        command: str = "serve",
+        prefix: str | None = None,
+    ) -> None:
+        self.command = command
         self.port = free_port()
-        self.prefix = f"bench-{uuid.uuid4().hex[:10]}"
+        self.prefix = prefix or f"bench-{uuid.uuid4().hex[:10]}"
         self.worker_id = f"bench-{uuid.uuid4().hex[:8]}"
         self.redis_url = redis_url
         self.workdir = tempfile.TemporaryDirectory(prefix="browserpool-bench-daemon-")
@@ -69,7 +77,7 @@ class DaemonProcess:
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("BROWSERPOOL_")}, **self.env}
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "api.cli", "serve"], cwd=REPO_ROOT, env=env, stdout=log, stderr=log
+                [sys.executable, "-m", "api.cli", self.command], cwd=REPO_ROOT, env=env, stdout=log, stderr=log
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
