@@ -15,6 +15,7 @@ from orchestrator.errors import (
     BrowserpoolError,
     ClientGaveUp,
     InvalidInput,
+    NavigationRefused,
     PermissionDenied,
     PoolFull,
     PoolUnavailable,
@@ -56,7 +57,7 @@ def _map(exc: Exception) -> Answer:
             return _answer(409, str(exc), status=exc.status)
         case ClientGaveUp():
             return _answer(499, str(exc))
-        case PermissionDenied():
+        case PermissionDenied() | NavigationRefused():
             return _answer(403, str(exc))
         case PoolFull() | PoolUnavailable():
             return _answer(503, str(exc), {"Retry-After": str(exc.retry_after)})

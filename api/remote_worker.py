@@ -34,6 +34,8 @@ def _error(payload: dict[str, Any], status: int) -> errors.BrowserpoolError:
             return errors.ActionFailed(detail, upstream=status != 400)
         case "InvalidInput":
             return errors.InvalidInput(detail)
+        case "NavigationRefused":
+            return errors.NavigationRefused(detail)
     return errors.PoolUnavailable(f"worker answered {status}: {detail}")
 
 

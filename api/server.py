@@ -69,17 +69,9 @@ def run(settings: Settings, role: Role) -> int:
         return 1
     worker_factory = None
     if role.has_browsers:
-        from workers.local import LocalWorker
+        from workers.factory import local_worker
 
-        def worker_factory(s: Settings) -> LocalWorker:
-            return LocalWorker(
-                s.effective_worker_id,
-                s.browsers,
-                s.contexts_per_browser,
-                s.chromium_path,
-                s.action_timeout,
-                s.warm_contexts,
-            )
+        worker_factory = local_worker
 
     app = create_app(worker_factory, settings, role)
     config = uvicorn.Config(

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     contexts_per_browser: int = Field(20, ge=1, le=1000)
     chromium_path: str | None = None
     warm_contexts: int = Field(4, ge=0, le=50)  # ready default-shaped contexts kept per browser
+    # What pages may reach (link-local and cloud metadata addresses never): private ranges, loopback.
+    allow_private_networks: bool = True
+    allow_loopback: bool = True
     action_timeout: float = Field(30.0, gt=0)
 
     worker_id: str | None = None

@@ -81,3 +81,7 @@ class WorkerNotFound(BrowserpoolError):
 
 class WebhookNotFound(BrowserpoolError):
     pass
+
+
+class NavigationRefused(BrowserpoolError):
+    """The egress guard refused the destination (link-local, metadata, or a range the operator denies)."""

@@ -16,6 +16,7 @@ from orchestrator.config import Settings
 from orchestrator.keys import Keys
 from orchestrator.runtime import Runtime, connect_redis
 from tests.support import RedisProcess, free_port, local_site
+from workers.factory import local_worker
 from workers.local import LocalWorker
 
 
@@ -66,17 +67,6 @@ def make_settings(redis_url: str, prefix: str, state_dir: Path, **overrides: Any
         **overrides,
     }
     return Settings(**values)
-
-
-def local_worker(settings: Settings) -> LocalWorker:
-    return LocalWorker(
-        settings.effective_worker_id,
-        settings.browsers,
-        settings.contexts_per_browser,
-        settings.chromium_path,
-        settings.action_timeout,
-        settings.warm_contexts,
-    )
 
 
 @dataclass

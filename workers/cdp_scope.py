@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestrator.urls import scheme_refused
+
 Json = dict[str, Any]
 Upstream = tuple[str, Json, str | None]  # (method, params, sessionId) the relay sends on its own behalf
 
@@ -66,6 +68,9 @@ class CdpScope:
         if session_id is not None and session_id not in self.attached:
             return Command(error=f"no session {session_id!r} attached on this connection")
         domain = method.partition(".")[0]
+        refused_url = scheme_refused(str(params["url"])) if method in _URL_METHODS and "url" in params else None
+        if refused_url:
+            return Command(error=refused_url)
         if session_id is not None and domain not in ("Target", "Browser", "Storage"):
             if method == "Page.setDownloadBehavior":
                 return Command(error=f"{method} is not allowed; use Browser.setDownloadBehavior")
@@ -215,6 +220,9 @@ class CdpScope:
         upstream.append(("Target.detachFromTarget", {"sessionId": child}, None))
         return Event(forward=False, upstream=upstream)
 
+
+# Methods that take a URL to open; file:, chrome: and the like are refused (the REST navigate does the same).
+_URL_METHODS = frozenset({"Page.navigate", "Target.createTarget"})
 
 _BROWSER_METHODS: dict[str, str] = {
     "Browser.getVersion": _PASS,

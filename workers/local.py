@@ -11,7 +11,14 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Playwright, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from orchestrator.errors import ActionFailed, ActionTimedOut, PoolFull, PoolUnavailable, SessionEnded
+from orchestrator.errors import (
+    ActionFailed,
+    ActionTimedOut,
+    NavigationRefused,
+    PoolFull,
+    PoolUnavailable,
+    SessionEnded,
+)
 from orchestrator.models import SessionSpec
 from orchestrator.placement import least_loaded
 from orchestrator.worker import CdpClient, LoadChanged, NavigationResult, SessionsLost, WorkerLoad
@@ -20,6 +27,7 @@ from .cdp_relay import CdpRelay
 from .cdp_scope import CdpScope
 from .chromium import ensure_chromium
 from .devtools import DevToolsUnavailable
+from .egress import EgressPolicy, EgressProxy
 from .jsonable import jsonable
 from .slot import BrowserSlot, SessionPage
 
@@ -38,12 +46,14 @@ class LocalWorker:
         chromium_path: str | None = None,
         action_timeout: float = 30.0,
         warm_contexts: int = 0,
+        egress: EgressPolicy | None = None,
     ) -> None:
         self._worker_id = worker_id
         self.capacity_per_browser = contexts_per_browser
         self.chromium_path = chromium_path
         self.action_timeout = action_timeout
         self.warm_contexts = warm_contexts
+        self.egress = EgressProxy(egress) if egress is not None else None
         self._warming = False
         self.slots = [BrowserSlot(index=i, tag=f"{worker_id}/{i}") for i in range(browsers)]
         self._playwright: Playwright | None = None
@@ -64,6 +74,8 @@ class LocalWorker:
         self._on_lost = on_sessions_lost
         self._on_load = on_load_changed
         self._executable = await asyncio.to_thread(ensure_chromium, self.chromium_path)
+        if self.egress is not None:
+            await self.egress.start()
         self._playwright = await async_playwright().start()
         await asyncio.gather(*(self._launch(slot) for slot in self.slots))
 
@@ -77,6 +89,8 @@ class LocalWorker:
         playwright, self._playwright = self._playwright, None
         if playwright is not None:
             await playwright.stop()
+        if self.egress is not None:
+            await self.egress.stop()
 
     def load(self) -> WorkerLoad:
         loads = [slot.load for slot in self.slots]
@@ -155,6 +169,9 @@ class LocalWorker:
                 # session's next navigation short.
                 with contextlib.suppress(PlaywrightError):
                     await page.wait_for_url(CHROME_ERROR_PAGE, wait_until="commit", timeout=2000)
+            refused = self.egress.refusal_for(url) if self.egress is not None else None
+            if refused:
+                raise NavigationRefused(f"navigation to {url} refused: {refused}") from exc
             raise
         title = await self._act(page.title(), "reading the title")
         return NavigationResult(url=page.url, status=response.status if response else None, title=title)
@@ -194,7 +211,13 @@ class LocalWorker:
 
     async def _launch(self, slot: BrowserSlot) -> None:
         assert self._playwright is not None
-        await slot.launch(self._playwright, self._executable, self._browser_gone)
+        proxy_port = self.egress.port if self.egress is not None else None
+        await slot.launch(self._playwright, self._executable, self._browser_gone, proxy_port)
+        if self.egress is not None:
+            # A page must never reach a browser's own debugging endpoint (it controls every session).
+            with contextlib.suppress(DevToolsUnavailable):
+                endpoint = await asyncio.to_thread(slot.cdp_endpoint)
+                self.egress.block_ports([int(endpoint.split(":")[2].split("/")[0])])
         self._warm_up()
 
     def _warm_up(self) -> None:

@@ -65,12 +65,18 @@ class BrowserSlot:
         return browser_pid(self.tag)
 
     async def launch(
-        self, playwright: Playwright, executable: str, on_disconnect: Callable[["BrowserSlot"], None]
+        self,
+        playwright: Playwright,
+        executable: str,
+        on_disconnect: Callable[["BrowserSlot"], None],
+        proxy_port: int | None = None,
     ) -> None:
+        # Every request of every context leaves through the egress guard, loopback included.
+        proxy = [f"--proxy-server=http://127.0.0.1:{proxy_port}", "--proxy-bypass-list=<-loopback>"]
         browser = await playwright.chromium.launch(
             executable_path=executable,
             headless=True,
-            args=[f"{SLOT_FLAG}{self.tag}", *CHROMIUM_ARGS, *DEBUGGING_ARGS],
+            args=[f"{SLOT_FLAG}{self.tag}", *CHROMIUM_ARGS, *DEBUGGING_ARGS, *(proxy if proxy_port else [])],
         )
         browser.on("disconnected", lambda _: on_disconnect(self))
         self.browser = browser

@@ -1,17 +1,14 @@
 """Driving a session's page over REST."""
 
-from urllib.parse import urlsplit
-
 from fastapi import APIRouter, Response
 
 from orchestrator.errors import InvalidInput
+from orchestrator.urls import scheme_refused
 
 from ..deps import CurrentUser, SessionsDep
 from ..schemas import ErrorBody, EvaluateRequest, EvaluateResponse, NavigateRequest, NavigateResponse
 
 router = APIRouter(prefix="/v1/browser/sessions/{session_id}", tags=["session actions"])
-
-ALLOWED_SCHEMES = frozenset({"http", "https", "about", "data"})
 
 ACTION_ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorBody, "description": "Unknown session, or another user's"},
@@ -26,9 +23,9 @@ ACTION_ERRORS: dict[int | str, dict[str, object]] = {
 async def navigate(
     session_id: str, body: NavigateRequest, user: CurrentUser, sessions: SessionsDep
 ) -> NavigateResponse:
-    scheme = urlsplit(body.url).scheme.lower()
-    if scheme not in ALLOWED_SCHEMES:
-        raise InvalidInput(f"url scheme {scheme or '(none)'!r} is not allowed; use http or https")
+    refused = scheme_refused(body.url)
+    if refused:
+        raise InvalidInput(refused)
     result = await sessions.navigate(user.user_id, session_id, body.url)
     return NavigateResponse(url=result.url, status=result.status, title=result.title)
 
