@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test lint bench clean redis-server
+.PHONY: setup run test lint bench soak clean redis-server
 
 setup: $(STAMP) tests/node/node_modules/.installed
 	@$(BIN)/python -m workers.chromium >/dev/null
@@ -47,6 +47,10 @@ lint: setup
 # Benchmarks against a real daemon, Redis and Chromium; prints a table, writes bench/results/latest.json.
 bench: setup
 	$(BIN)/python -m bench
+
+# Thousands of create/use/close cycles; checks processes, fds, profiles, Redis keys and memory come back.
+soak: setup
+	$(BIN)/pytest -m soak tests/soak -p no:cacheprovider -o addopts="" --timeout 3600
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,5 +1,6 @@
 """Dependencies the routes declare: the runtime's parts and the calling user."""
 
+import hashlib
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -34,22 +35,30 @@ AccountsDep = Annotated[AccountStore, Depends(get_accounts)]
 SessionsDep = Annotated[SessionService, Depends(get_sessions)]
 
 
-async def get_current_user(
-    accounts: AccountsDep,
-    token: Annotated[str | None, Security(oauth2_scheme)],
-    api_key: Annotated[str | None, Security(api_key_scheme)],
-) -> User:
+async def authenticate(runtime: Runtime, token: str | None, api_key: str | None) -> User:
+    """The user behind an API key or bearer token, counted against the credential's rate limit."""
+    accounts = runtime.accounts
     if api_key:
         user = await accounts.user_for_api_key(api_key)
         if user is None:
             raise AuthenticationFailed("invalid or revoked API key")
+        await runtime.rate_limiter.hit(api_key.partition("_")[2].partition("_")[0] or "key")
         return user
     if token:
         user = await accounts.user_for_token(token)
         if user is None:
             raise AuthenticationFailed("invalid or expired bearer token")
+        await runtime.rate_limiter.hit("token:" + hashlib.sha256(token.encode()).hexdigest()[:16])
         return user
     raise AuthenticationFailed("not authenticated: send an X-API-Key header or an OAuth2 bearer token")
+
+
+async def get_current_user(
+    runtime: RuntimeDep,
+    token: Annotated[str | None, Security(oauth2_scheme)],
+    api_key: Annotated[str | None, Security(api_key_scheme)],
+) -> User:
+    return await authenticate(runtime, token, api_key)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

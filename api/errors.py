@@ -19,6 +19,7 @@ from orchestrator.errors import (
     PermissionDenied,
     PoolFull,
     PoolUnavailable,
+    QuotaExceeded,
     SessionEnded,
     SessionNotFound,
     SessionNotReady,
@@ -59,6 +60,8 @@ def _map(exc: Exception) -> Answer:
             return _answer(499, str(exc))
         case PermissionDenied() | NavigationRefused():
             return _answer(403, str(exc))
+        case QuotaExceeded():
+            return _answer(429, str(exc), {"Retry-After": str(exc.retry_after)} if exc.retry_after else None)
         case PoolFull() | PoolUnavailable():
             return _answer(503, str(exc), {"Retry-After": str(exc.retry_after)})
         case ActionTimedOut():

@@ -30,12 +30,32 @@ async def _redis(settings: Settings) -> AsyncIterator[tuple[Redis, Keys]]:
         await redis.aclose()
 
 
-async def users_add(settings: Settings, args: argparse.Namespace) -> str:
+def _password(args: argparse.Namespace) -> str:
     if not args.password_stdin:
         raise InvalidInput("pass --password-stdin and the password on standard input")
     password = sys.stdin.readline().rstrip("\n")
     if not password:
         raise InvalidInput("empty password")
+    return password
+
+
+async def users_passwd(settings: Settings, args: argparse.Namespace) -> str:
+    password = _password(args)
+    async with _redis(settings) as (redis, keys):
+        await AccountStore(redis, keys, settings.token_ttl).set_password(args.name, password)
+    return f"password of {args.name!r} changed; its bearer tokens are revoked"
+
+
+async def users_limit(settings: Settings, args: argparse.Namespace) -> str:
+    limit = None if args.limit == "default" else int(args.limit)
+    async with _redis(settings) as (redis, keys):
+        await AccountStore(redis, keys, settings.token_ttl).set_session_limit(args.name, limit)
+    shown = f"the default ({settings.max_sessions_per_user or 'none'})" if limit is None else str(limit or "none")
+    return f"live-session limit of {args.name!r}: {shown}"
+
+
+async def users_add(settings: Settings, args: argparse.Namespace) -> str:
+    password = _password(args)
     async with _redis(settings) as (redis, keys):
         user = await AccountStore(redis, keys, settings.token_ttl).add_user(args.name, password, admin=args.admin)
     return f"created {'admin ' if user.is_admin else ''}user {user.name!r}"

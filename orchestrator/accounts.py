@@ -11,10 +11,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from redis.asyncio import Redis
 
 from . import clock
-from .errors import UnknownUser, UserExists
+from .errors import QuotaExceeded, UnknownUser, UserExists
 from .keys import Keys
 
 API_KEY_PREFIX = "bp_"
+LOGIN_FAILURES_ALLOWED = 5
+LOGIN_LOCKOUT_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -106,9 +108,52 @@ class AccountStore:
 
     # --- bearer tokens -----------------------------------------------------------------------
 
+    async def login(self, name: str, password: str) -> User | None:
+        """check_password, refusing for a while after repeated failures (against password guessing)."""
+        failures_key = self.keys.login_failures(name)
+        failures = int(await self.redis.get(failures_key) or 0)
+        if failures >= LOGIN_FAILURES_ALLOWED:
+            wait = max(int(await self.redis.ttl(failures_key)), 1)
+            raise QuotaExceeded(f"too many failed logins for {name!r}; retry in {wait} s", retry_after=wait)
+        user = await self.check_password(name, password)
+        if user is None:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.incr(failures_key)
+                pipe.expire(failures_key, LOGIN_LOCKOUT_SECONDS)
+                await pipe.execute()
+        else:
+            await self.redis.delete(failures_key)
+        return user
+
+    async def set_password(self, name: str, password: str) -> User:
+        """Change a password and revoke every bearer token the user holds, at once."""
+        user = await self.user_by_name(name)
+        digests = await self.redis.smembers(self.keys.user_tokens(user.user_id))
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self.keys.user(user.user_id), "password_hash", self._hasher.hash(password))
+            for digest in digests:
+                pipe.delete(self.keys.token(digest))
+            pipe.delete(self.keys.user_tokens(user.user_id), self.keys.login_failures(name))
+            await pipe.execute()
+        return user
+
+    async def set_session_limit(self, name: str, limit: int | None) -> User:
+        """Override the deployment's live-session limit for one user (None: back to the default)."""
+        user = await self.user_by_name(name)
+        if limit is None:
+            await self.redis.hdel(self.keys.user(user.user_id), "max_sessions")
+        else:
+            await self.redis.hset(self.keys.user(user.user_id), "max_sessions", limit)
+        return user
+
     async def issue_token(self, user: User) -> IssuedToken:
         token = secrets.token_urlsafe(32)
-        await self.redis.set(self.keys.token(_digest(token)), user.user_id, ex=self.token_ttl)
+        digest = _digest(token)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(self.keys.token(digest), user.user_id, ex=self.token_ttl)
+            pipe.sadd(self.keys.user_tokens(user.user_id), digest)
+            pipe.expire(self.keys.user_tokens(user.user_id), self.token_ttl)
+            await pipe.execute()
         return IssuedToken(access_token=token, expires_in=self.token_ttl)
 
     async def user_for_token(self, token: str) -> User | None:

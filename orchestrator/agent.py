@@ -17,6 +17,8 @@ from .worker import OwnedWorker, WorkerLoad
 
 log = logging.getLogger(__name__)
 
+STRAY_GRACE_MS = 15_000  # a record this young may still be getting its context
+
 
 class WorkerAgent:
     def __init__(self, worker: OwnedWorker, store: SessionStore, registry: WorkerRegistry, address: str) -> None:
@@ -64,7 +66,8 @@ class WorkerAgent:
         return len(failed) + len(closed)
 
     async def reconcile(self) -> None:
-        """Close contexts whose sessions ended elsewhere (a reaper, a DELETE on another node, a lapse)."""
+        """Make Redis and the browsers agree: close contexts whose sessions ended elsewhere (a reaper, a
+        DELETE on another node, a lapse), and end records that say live but have no context here."""
         held = self.worker.held_session_ids()
         statuses = await self.store.statuses(held)
         for session_id, status in zip(held, statuses, strict=True):
@@ -74,6 +77,18 @@ class WorkerAgent:
             self.activity.forget(session_id)
             if status is SessionStatus.CLOSING:
                 await self.store.transition(session_id, SessionStatus.CLOSED, clock.now_ms())
+        await self._end_strays(set(held) | set(self.worker.opening_session_ids()))
+
+    async def _end_strays(self, here: set[str]) -> None:
+        """Records of this worker with no context here (lost while Redis was unreachable, say)."""
+        strays = [sid for sid in await self.store.worker_session_ids(self.worker_id) if sid not in here]
+        if not strays:
+            return
+        now = clock.now_ms()
+        settled = [r for r in await self.store.get_many(strays) if r and now - r.created_at_ms > STRAY_GRACE_MS]
+        ids = [r.session_id for r in settled]
+        await self.store.transition_many(ids, SessionStatus.FAILED, now, reason=EndReason.CONTEXT_LOST, sources=LIVE)
+        await self.store.transition_many(ids, SessionStatus.CLOSED, now, sources={SessionStatus.CLOSING})
 
     async def end_lost(self, session_ids: Sequence[str], reason: str) -> None:
         """Sessions whose browser died under them: mark them failed."""

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     queue_timeout: float = Field(0.0, ge=0)
     queue_max: int = Field(100, ge=1)
 
+    max_sessions_per_user: int = Field(50, ge=0)  # live sessions; 0: no limit; `browserpool users limit` overrides
+    rate_limit: int = Field(1200, ge=0)  # API requests per minute per credential; 0: no limit
     metrics_public: bool = False  # True: GET /metrics needs no credentials (keep the port private then)
     token_ttl: int = Field(3600, ge=60)
     shutdown_grace: float = Field(10.0, gt=0)

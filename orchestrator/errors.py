@@ -85,3 +85,11 @@ class WebhookNotFound(BrowserpoolError):
 
 class NavigationRefused(BrowserpoolError):
     """The egress guard refused the destination (link-local, metadata, or a range the operator denies)."""
+
+
+class QuotaExceeded(BrowserpoolError):
+    """A per-user limit was reached (answered 429)."""
+
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -117,6 +117,17 @@ class Keys:
     def webhook_lock(self) -> str:
         return f"{self.prefix}:lock:webhooks"
 
+    def rate(self, credential: str, minute: int) -> str:
+        """Requests counted for one credential in one minute (expires with it)."""
+        return f"{self.prefix}:rate:{credential}:{minute}"
+
+    def login_failures(self, name: str) -> str:
+        return f"{self.prefix}:login-failures:{name}"
+
+    def user_tokens(self, user_id: str) -> str:
+        """Digests of the user's live bearer tokens (revoked together on a password change)."""
+        return f"{self.prefix}:user:{user_id}:tokens"
+
     @property
     def bootstrap(self) -> str:
         return f"{self.prefix}:bootstrap"

@@ -52,6 +52,7 @@ class EndReason(StrEnum):
     WORKER_RESTARTED = "worker_restarted"
     SHUTDOWN = "shutdown"
     START_FAILED = "start_failed"
+    CONTEXT_LOST = "context_lost"  # its record said live, but its worker held no context for it
 
 
 def deadline_ms(expires_at_ms: int, last_activity_ms: int, idle_timeout_s: int) -> int:

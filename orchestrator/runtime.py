@@ -24,6 +24,7 @@ from .directory import RemoteFactory, WorkerDirectory
 from .keys import Keys
 from .metrics import Metrics
 from .queue import CreateQueue
+from .ratelimit import RateLimiter
 from .reaper import Reaper
 from .redis_server import EmbeddedRedis, resolve_redis_url
 from .registry import WorkerRegistry
@@ -97,6 +98,7 @@ class Runtime:
         await self.redis.ping()
         self.store = SessionStore(self.redis, self.keys, settings.retention)
         self.accounts = AccountStore(self.redis, self.keys, settings.token_ttl)
+        self.rate_limiter = RateLimiter(self.redis, self.keys, settings.rate_limit)
         self.registry = WorkerRegistry(self.redis, self.keys, settings.worker_lease_ttl)
         self.internal_secret = await self._shared_secret(self.keys.internal_secret)
         if self._worker_factory is not None and self.role.has_browsers:
@@ -108,7 +110,13 @@ class Runtime:
             tokens = CdpTokens(await load_secret(self.redis, self.keys))
             queue = CreateQueue(self.redis, self.keys, settings.queue_max)
             self.sessions = SessionService(
-                self.store, self.directory, queue, tokens, settings.idle_timeout, settings.queue_timeout
+                self.store,
+                self.directory,
+                queue,
+                tokens,
+                settings.idle_timeout,
+                settings.queue_timeout,
+                settings.max_sessions_per_user,
             )
             self.webhooks = WebhookStore(self.redis, self.keys)
             self.webhook_dispatcher = WebhookDispatcher(self.redis, self.keys, self.webhooks)

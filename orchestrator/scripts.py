@@ -16,6 +16,7 @@ class Scripts:
     transition: AsyncScript
     touch: AsyncScript
     list_live: AsyncScript
+    create: AsyncScript
 
     @classmethod
     def register(cls, redis: Redis) -> "Scripts":
@@ -23,4 +24,5 @@ class Scripts:
             transition=redis.register_script(_source("transition")),
             touch=redis.register_script(_source("touch")),
             list_live=redis.register_script(_source("list_live")),
+            create=redis.register_script(_source("create")),
         )

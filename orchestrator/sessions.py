@@ -37,6 +37,7 @@ class SessionService:
         cdp_tokens: CdpTokens,
         idle_timeout: int,
         queue_timeout: float = 0,
+        max_sessions_per_user: int = 0,
     ) -> None:
         self.store = store
         self.directory = directory
@@ -44,6 +45,7 @@ class SessionService:
         self.cdp_tokens = cdp_tokens
         self.idle_timeout = idle_timeout
         self.queue_timeout = queue_timeout
+        self.max_sessions_per_user = max_sessions_per_user
         self.activity = ActivityRecorder(lambda sid, at: store.touch(sid, at))
         self._cleanups: set[asyncio.Task[None]] = set()
 
@@ -169,7 +171,7 @@ class SessionService:
         """Open the session on the first candidate worker with room; None if every one is full."""
         for worker in await self.directory.candidates():
             record = self._new_record(user_id, worker.worker_id, spec)
-            await self.store.create(record)
+            await self.store.create(record, self.max_sessions_per_user)
             try:
                 await worker.open_session(record.session_id, spec)
             except (PoolFull, PoolUnavailable):

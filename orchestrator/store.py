@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from . import clock
+from .errors import QuotaExceeded
 from .keys import Keys
 from .lifecycle import EndReason, SessionStatus, sources_of
 from .models import LISTED_FIELDS, SessionRecord
@@ -52,18 +53,25 @@ class SessionStore:
         self.retention_seconds = retention_seconds
         self._scripts = Scripts.register(redis)
 
-    async def create(self, record: SessionRecord) -> None:
-        """Write a new record and its indexes in one transaction: all of it or none."""
+    async def create(self, record: SessionRecord, max_live: int = 0) -> None:
+        """Write a new record and its indexes in one script: all of it or none. Raises QuotaExceeded when
+        the owner already has `max_live` live sessions (their own `max_sessions`, if set, wins; 0: no limit)."""
         deadline = min(record.expires_at_ms, record.last_activity_ms + record.idle_timeout * 1000)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(self.keys.session(record.session_id), mapping=record.to_hash())
-            pipe.zadd(self.keys.user_sessions(record.user_id), {record.session_id: record.created_at_ms})
-            pipe.zadd(self.keys.deadlines, {record.session_id: deadline})
-            pipe.sadd(self.keys.worker_sessions(record.worker_id), record.session_id)
-            pipe.hincrby(self.keys.stats, "status:starting", 1)
-            pipe.hincrby(self.keys.stats, "created", 1)
-            self._event(pipe, record.user_id, "created", record.session_id, "starting", record.created_at_ms)
-            await pipe.execute()
+        pairs = [item for field_value in record.to_hash().items() for item in field_value]
+        refused_at = await self._scripts.create(
+            keys=[
+                self.keys.session(record.session_id),
+                self.keys.user_sessions(record.user_id),
+                self.keys.deadlines,
+                self.keys.worker_sessions(record.worker_id),
+                self.keys.stats,
+                self.keys.user_events(record.user_id),
+                self.keys.user(record.user_id),
+            ],
+            args=[max_live, record.session_id, record.created_at_ms, deadline, EVENTS_KEPT, *pairs],
+        )
+        if refused_at:
+            raise QuotaExceeded(f"you already have {refused_at} live sessions, your limit; close one first")
         _log_lifecycle("created", record.session_id, record.user_id, record.worker_id, "starting", None)
 
     async def discard(self, record: SessionRecord) -> None:
@@ -108,6 +116,13 @@ class SessionStore:
     async def get(self, session_id: str) -> SessionRecord | None:
         raw = await self.redis.hgetall(self.keys.session(session_id))
         return SessionRecord.from_hash(raw) if raw else None
+
+    async def get_many(self, session_ids: Sequence[str]) -> list[SessionRecord | None]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for session_id in session_ids:
+                pipe.hgetall(self.keys.session(session_id))
+            rows = await pipe.execute()
+        return [SessionRecord.from_hash(raw) if raw else None for raw in rows]
 
     async def list_live(self, user_id: str) -> list[SessionRecord]:
         """The user's live sessions, newest first, in one round trip."""

@@ -83,6 +83,9 @@ class OwnedWorker(BrowserWorker, Protocol):
 
     def held_session_ids(self) -> list[str]: ...
 
+    def opening_session_ids(self) -> list[str]:
+        """Sessions whose context is being opened right now."""
+
     def stop_taking_sessions(self) -> None:
         """Drain: refuse new sessions from now on; held ones carry on."""
 

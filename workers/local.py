@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import logging
+import shutil
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -99,6 +100,9 @@ class LocalWorker:
 
     def held_session_ids(self) -> list[str]:
         return [sid for slot in self.slots for sid in slot.sessions]
+
+    def opening_session_ids(self) -> list[str]:
+        return [sid for slot in self.slots for sid in slot.reserved]
 
     # --- sessions ----------------------------------------------------------------------------
 
@@ -242,8 +246,12 @@ class LocalWorker:
         lost = list(slot.sessions)
         log.error("browser %s disconnected with %d session(s); restarting it", slot.tag, len(lost))
         slot.sessions.clear()
+        slot.warm.clear()
         slot.browser = None
         slot.restarting = True
+        if slot.profile_dir:  # Playwright removes it on a clean close, not after a crash
+            self._spawn(asyncio.to_thread(shutil.rmtree, slot.profile_dir, True))
+            slot.profile_dir = None
         self._spawn(self._report_lost(lost))
         self._spawn(self._relaunch(slot))
 

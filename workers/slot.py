@@ -1,6 +1,7 @@
 """One Chromium process and the session contexts it holds."""
 
 import asyncio
+import contextlib
 import logging
 import shutil
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from playwright.async_api import Browser, BrowserContext, CDPSession, Page, Play
 from playwright.async_api import Error as PlaywrightError
 
 from .cdp_relay import CdpRelay
-from .devtools import DEBUGGING_ARGS, DevToolsUnavailable, browser_endpoint
+from .devtools import DEBUGGING_ARGS, DevToolsUnavailable, browser_endpoint, user_data_dir
 from .processes import SLOT_FLAG, browser_pid
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class BrowserSlot:
     reserved: set[str] = field(default_factory=set)
     restarting: bool = False
     warm: list[SessionPage] = field(default_factory=list)  # ready default-shaped contexts, not yet anyone's
+    profile_dir: str | None = None  # Chromium's user data dir: removed when the browser dies
     _browser_cdp: CDPSession | None = None
 
     @property
@@ -80,6 +82,11 @@ class BrowserSlot:
         )
         browser.on("disconnected", lambda _: on_disconnect(self))
         self.browser = browser
+        pid = self.pid
+        self.profile_dir = None
+        if pid is not None:
+            with contextlib.suppress(DevToolsUnavailable):
+                self.profile_dir = str(user_data_dir(pid))
         self.warm = []
         self._browser_cdp = None
         self.restarting = False

@@ -13,9 +13,14 @@ from ..schemas import ErrorBody, TokenResponse
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
 
-@router.post("/token", response_model=TokenResponse, responses={401: {"model": ErrorBody}}, summary="Get a token")
+@router.post(
+    "/token",
+    response_model=TokenResponse,
+    responses={401: {"model": ErrorBody}, 429: {"model": ErrorBody}},
+    summary="Get a token",
+)
 async def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], accounts: AccountsDep) -> TokenResponse:
-    user = await accounts.check_password(form.username, form.password)
+    user = await accounts.login(form.username, form.password)
     if user is None:
         raise AuthenticationFailed("incorrect username or password")
     issued = await accounts.issue_token(user)

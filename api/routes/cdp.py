@@ -6,10 +6,10 @@ from fastapi import APIRouter, WebSocket
 from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocketDisconnect
 
-from orchestrator.errors import AuthenticationFailed, BrowserpoolError, SessionEnded, SessionNotFound
+from orchestrator.errors import AuthenticationFailed, BrowserpoolError, QuotaExceeded, SessionEnded, SessionNotFound
 from orchestrator.worker import ClientGone
 
-from ..deps import bearer_of, get_current_user
+from ..deps import authenticate, bearer_of
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +56,14 @@ async def cdp(websocket: WebSocket, session_id: str, token: str | None = None) -
         user_id = None
         if token is None:
             api_key = websocket.headers.get("x-api-key")
-            user_id = (
-                await get_current_user(runtime.accounts, bearer_of(websocket.headers.get("authorization")), api_key)
-            ).user_id
+            bearer = bearer_of(websocket.headers.get("authorization"))
+            user_id = (await authenticate(runtime, bearer, api_key)).user_id
         worker = await sessions.cdp_session(session_id, user_id, token)
     except AuthenticationFailed as exc:
         await refuse(websocket, 401, str(exc))
+        return
+    except QuotaExceeded as exc:
+        await refuse(websocket, 429, str(exc))
         return
     except SessionNotFound:
         # The same answer for an unknown id, another user's session and a wrong token.

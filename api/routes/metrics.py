@@ -7,7 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from orchestrator.errors import PermissionDenied
 
-from ..deps import RuntimeDep, bearer_of, get_current_user
+from ..deps import RuntimeDep, authenticate, bearer_of
 
 router = APIRouter(tags=["metrics"])
 
@@ -19,7 +19,7 @@ async def metrics(
     authorization: Annotated[str | None, Header()] = None,
 ) -> Response:
     if not runtime.settings.metrics_public:
-        user = await get_current_user(runtime.accounts, bearer_of(authorization), x_api_key)
+        user = await authenticate(runtime, bearer_of(authorization), x_api_key)
         if not user.is_admin:
             raise PermissionDenied("metrics are for admin users (or set BROWSERPOOL_METRICS_PUBLIC=true)")
     queue = runtime.sessions.queue if runtime.role.has_api else None

@@ -3,6 +3,8 @@
 import asyncio
 import os
 import signal
+import time
+from pathlib import Path
 
 from tests.conftest import Daemon, make_settings, start_daemon
 from tests.support import RedisProcess, eventually
@@ -51,11 +53,17 @@ async def test_killed_chromium_fails_its_sessions_and_the_pool_recovers(daemon: 
     me = await daemon.user()
     sids = [(await daemon.create(me))["session_id"] for _ in range(3)]
     pid = daemon.worker.slots[0].pid
-    assert pid is not None
+    profile = daemon.worker.slots[0].profile_dir
+    assert pid is not None and profile and Path(profile).is_dir()
+    zombies_before = _zombies()
+    started = time.monotonic()
     os.kill(pid, signal.SIGKILL)
 
     for sid in sids:
         await eventually(lambda sid=sid: _is(daemon, me, sid, "failed"), timeout=5)
+    assert time.monotonic() - started < 5
+    await eventually(lambda: _true(not Path(profile).exists()), timeout=5)  # no leftover profile
+    await eventually(lambda: _true(_zombies() <= zombies_before), timeout=5)  # every child reaped
     assert (await daemon.client.get(SESSIONS, headers=me)).json()["total_count"] == 0
 
     async def new_session() -> bool:
@@ -126,3 +134,14 @@ async def _is(daemon: Daemon, headers: dict[str, str], sid: str, status: str) ->
 
 async def _true(value: bool) -> bool:
     return value
+
+
+def _zombies() -> int:
+    count = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if stat.read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                count += 1
+        except (OSError, IndexError):
+            continue
+    return count
