@@ -26,6 +26,7 @@ from .routes import (
     sessions,
     webhooks,
 )
+from .schemas import ErrorBody
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,10 @@ def create_app(
         version="0.1.0",
         description="Headless Chromium sessions for rent: one browser context per session.",
         lifespan=lifespan,
+        responses={  # what any route may answer besides its own documented outcomes
+            429: {"model": ErrorBody, "description": "A rate or quota limit was reached (see Retry-After)"},
+            503: {"model": ErrorBody, "description": "The session store or the pool is unavailable"},
+        },
     )
     app.state.runtime = runtime
 

@@ -3,9 +3,11 @@
 import logging
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from orchestrator.errors import (
     ActionFailed,
@@ -69,7 +71,8 @@ def _map(exc: Exception) -> Answer:
         case ActionFailed():
             return _answer(502 if exc.upstream else 400, str(exc))
         case InvalidInput():
-            return _answer(422, str(exc))
+            # The same shape as FastAPI's own 422 (HTTPValidationError), so clients parse one thing.
+            return 422, {"detail": [{"loc": list(exc.loc), "msg": str(exc), "type": "value_error"}]}, {}
         case UserExists():
             return _answer(409, str(exc))
         case UnknownUser() | ApiKeyNotFound() | WorkerNotFound() | WebhookNotFound():
@@ -85,7 +88,18 @@ async def _redis_down(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=code, headers=headers)
 
 
+async def _unparseable_body(request: Request, exc: Exception) -> Response:
+    """FastAPI answers a body it cannot decode (not UTF-8) with a bare 400; give it the documented 422."""
+    if isinstance(exc, StarletteHTTPException) and exc.status_code == 400 and "parsing the body" in str(exc.detail):
+        body = {
+            "detail": [{"loc": ["body"], "msg": "the body is not valid JSON (or not UTF-8)", "type": "json_invalid"}]
+        }
+        return JSONResponse(body, status_code=422)
+    return await http_exception_handler(request, exc)  # type: ignore[arg-type]
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(StarletteHTTPException, _unparseable_body)
     app.add_exception_handler(BrowserpoolError, _browserpool_error)
     app.add_exception_handler(RedisConnectionError, _redis_down)
     app.add_exception_handler(RedisTimeoutError, _redis_down)

@@ -48,7 +48,11 @@ class ActionTimedOut(BrowserpoolError):
 
 
 class InvalidInput(BrowserpoolError):
-    pass
+    """Input the schema allowed but the daemon refuses; answered 422 in FastAPI's validation shape."""
+
+    def __init__(self, message: str, loc: tuple[str, ...] = ("body",)) -> None:
+        super().__init__(message)
+        self.loc = loc
 
 
 class AuthenticationFailed(BrowserpoolError):

@@ -45,7 +45,10 @@ class WebhookDispatcher:
             done: list[Delivery] = []
             for user_id in await self.store.users():
                 for hook in await self.store.of_user(user_id):
-                    done += await self._deliver_pending(hook)
+                    try:
+                        done += await self._deliver_pending(hook)
+                    except Exception:  # one broken hook must not starve the others
+                        log.exception("webhook %s: delivery failed", hook.webhook_id)
             return done
         finally:
             await lock.release()
@@ -78,7 +81,7 @@ class WebhookDispatcher:
         }
         try:
             response = await self.http.post(hook.url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
             log.warning("webhook %s: delivery of %s failed: %s", hook.webhook_id, event_id, exc)
             return False
         if response.is_success:

@@ -11,6 +11,8 @@ from ..schemas import ErrorBody, EvaluateRequest, EvaluateResponse, NavigateRequ
 router = APIRouter(prefix="/v1/browser/sessions/{session_id}", tags=["session actions"])
 
 ACTION_ERRORS: dict[int | str, dict[str, object]] = {
+    400: {"model": ErrorBody, "description": "The script threw (evaluate)"},
+    403: {"model": ErrorBody, "description": "The egress guard refused the destination (navigate)"},
     404: {"model": ErrorBody, "description": "Unknown session, or another user's"},
     409: {"model": ErrorBody, "description": "The session is still starting"},
     410: {"model": ErrorBody, "description": "The session has ended; the body carries its status"},
@@ -25,7 +27,7 @@ async def navigate(
 ) -> NavigateResponse:
     refused = scheme_refused(body.url)
     if refused:
-        raise InvalidInput(refused)
+        raise InvalidInput(refused, loc=("body", "url"))
     result = await sessions.navigate(user.user_id, session_id, body.url)
     return NavigateResponse(url=result.url, status=result.status, title=result.title)
 

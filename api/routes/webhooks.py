@@ -6,6 +6,7 @@ import socket
 from datetime import datetime
 from urllib.parse import urlsplit
 
+import httpx
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -47,16 +48,21 @@ def _forbidden(address: str) -> bool:
 
 
 async def _check_target(url: str) -> None:
-    """Refuse targets no webhook should reach (link-local and cloud metadata addresses)."""
-    host = urlsplit(url).hostname
+    """Refuse URLs that cannot be sent to, and targets no webhook should reach (link-local, cloud metadata)."""
+    loc = ("body", "url")
+    try:
+        httpx.URL(url)  # what delivery will use: refuse now what it would refuse then
+        host = urlsplit(url).hostname
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise InvalidInput(f"webhook url is not valid: {exc}", loc) from exc
     if not host:
-        raise InvalidInput("webhook url has no host")
+        raise InvalidInput("webhook url has no host", loc)
     try:
         infos = await asyncio.to_thread(socket.getaddrinfo, host, None)
-    except OSError as exc:
-        raise InvalidInput(f"webhook host {host!r} does not resolve") from exc
+    except (OSError, UnicodeError, ValueError) as exc:
+        raise InvalidInput(f"webhook host {host!r} does not resolve", loc) from exc
     if any(_forbidden(str(info[4][0])) for info in infos):
-        raise InvalidInput(f"webhook host {host!r} resolves to a link-local or reserved address")
+        raise InvalidInput(f"webhook host {host!r} resolves to a link-local or reserved address", loc)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=WebhookCreated, summary="Add a webhook")

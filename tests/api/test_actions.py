@@ -54,7 +54,8 @@ async def test_navigation_to_files_and_browser_internals_is_refused(daemon: Daem
     for url in ["file:///etc/passwd", "chrome://version", "javascript:alert(1)", "/relative"]:
         response = await daemon.client.post(f"/v1/browser/sessions/{sid}/navigate", json={"url": url}, headers=me)
         assert response.status_code == 422, url
-        assert "not allowed" in response.json()["detail"]
+        detail = response.json()["detail"]
+        assert detail[0]["loc"] == ["body", "url"] and "not allowed" in detail[0]["msg"]
 
 
 async def test_evaluate_returns_json_values_and_reports_script_errors(daemon: Daemon) -> None:

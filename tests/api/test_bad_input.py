@@ -47,7 +47,7 @@ async def test_timeout_over_the_maximum_is_422(daemon: Daemon) -> None:
     too_long = daemon.runtime.settings.max_session_timeout + 1
     response = await daemon.client.post(SESSIONS, json={"timeout_seconds": too_long}, headers=me)
     assert response.status_code == 422
-    assert str(daemon.runtime.settings.max_session_timeout) in response.json()["detail"]
+    assert str(daemon.runtime.settings.max_session_timeout) in response.json()["detail"][0]["msg"]
     await _nothing_created(daemon, me)
 
 
