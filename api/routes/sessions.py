@@ -39,11 +39,13 @@ async def create_session(
 
 
 @router.get("/", response_model=BrowserSessionListResponse, summary="List Browser Sessions")
-async def list_browser_sessions(user: CurrentUser, sessions: SessionsDep) -> BrowserSessionListResponse:
+async def list_browser_sessions(user: CurrentUser, sessions: SessionsDep) -> Response:
     """List active browser sessions for the user"""
     records = await sessions.list_live(user.user_id)
     items = [BrowserSessionResponse.of(r) for r in records]
-    return BrowserSessionListResponse(sessions=items, total_count=len(items))
+    listing = BrowserSessionListResponse(sessions=items, total_count=len(items))
+    # Already a validated model: serialise it once here rather than have FastAPI validate it again.
+    return Response(listing.model_dump_json(), media_type="application/json")
 
 
 @router.get("/{session_id}", response_model=SessionDetail, responses=NOT_FOUND, summary="Get a session")
