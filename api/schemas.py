@@ -111,7 +111,7 @@ class TokenResponse(BaseModel):
 class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field("default", min_length=1, max_length=100, pattern=r"^[\w .@:-]+$")
+    name: str = Field("default", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_ .@:-]+$")
 
 
 class ApiKeyPublic(BaseModel):
