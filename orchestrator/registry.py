@@ -75,10 +75,8 @@ class WorkerRegistry:
         await self.redis.hset(self.keys.worker(worker_id), "used", used)
 
     async def live(self, now_ms: int) -> list[WorkerInfo]:
-        """Workers whose lease has not run out, in one round trip."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zrangebyscore(self.keys.workers, now_ms, "+inf")
-            (worker_ids,) = await pipe.execute()
+        """Workers whose lease has not run out (two round trips: who, then their entries)."""
+        worker_ids = await self.redis.zrangebyscore(self.keys.workers, now_ms, "+inf")
         if not worker_ids:
             return []
         async with self.redis.pipeline(transaction=False) as pipe:
