@@ -135,14 +135,14 @@ class LocalWorker:
         finally:
             slot.reserved.discard(session_id)
         held.page.on("crash", lambda _: self._spawn(self._page_crashed(slot, session_id)))
-        self._load_changed()
+        await self._load_changed()
         self._warm_up()
 
     async def close_session(self, session_id: str, reason: str = "session ended") -> None:
         for slot in self.slots:
             if session_id in slot.sessions:
                 await slot.close(session_id, timeout=self.action_timeout, reason=reason)
-                self._load_changed()
+                await self._load_changed()
 
     async def relay_cdp(self, session_id: str, client: CdpClient, on_activity: Callable[[], Awaitable[None]]) -> None:
         slot, held = self._slot_of(session_id)
@@ -275,9 +275,14 @@ class LocalWorker:
         if session_ids and self._on_lost is not None:
             await self._on_lost(session_ids, BROWSER_CRASHED)
 
-    def _load_changed(self) -> None:
-        if self._on_load is not None:
-            self._spawn(self._on_load(self.load()))
+    async def _load_changed(self) -> None:
+        """Report the new load before answering, so the next placement (maybe on another node) sees it."""
+        if self._on_load is None:
+            return
+        try:
+            await self._on_load(self.load())
+        except Exception:  # placement copes with a stale figure; the heartbeat corrects it
+            log.warning("could not report this worker's load", exc_info=True)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
