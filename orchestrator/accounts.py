@@ -189,8 +189,6 @@ class AccountStore:
         user_id, digest, name, admin = await self.redis.hmget(self.keys.api_key(key_id), fields)
         if not digest or not hmac.compare_digest(digest, _digest(secret)):
             return None
-        if name is None:  # a key made before owners were copied into keys
-            return await self._user(user_id)
         return User(user_id=user_id, name=name, is_admin=admin == "1")
 
     async def list_api_keys(self, user: User) -> list[ApiKey]:

@@ -11,7 +11,7 @@ from redis.asyncio.client import Pipeline
 from . import clock
 from .errors import QuotaExceeded
 from .keys import Keys
-from .lifecycle import EndReason, SessionStatus, sources_of
+from .lifecycle import EndReason, SessionStatus, deadline_ms, sources_of
 from .models import LISTED_FIELDS, SessionRecord
 from .scripts import Scripts
 
@@ -56,7 +56,7 @@ class SessionStore:
     async def create(self, record: SessionRecord, max_live: int = 0) -> None:
         """Write a new record and its indexes in one script: all of it or none. Raises QuotaExceeded when
         the owner already has `max_live` live sessions (their own `max_sessions`, if set, wins; 0: no limit)."""
-        deadline = min(record.expires_at_ms, record.last_activity_ms + record.idle_timeout * 1000)
+        deadline = deadline_ms(record.expires_at_ms, record.last_activity_ms, record.idle_timeout)
         pairs = [item for field_value in record.to_hash().items() for item in field_value]
         refused_at = await self._scripts.create(
             keys=[

@@ -115,3 +115,35 @@ async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 10.0, i
 
 def repo_root() -> Path:
     return Path(__file__).resolve().parents[1]
+
+
+class WebhookReceiver:
+    """A loopback webhook endpoint that records deliveries and fails the first `failures` of them (500)."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.attempts = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.attempts += 1
+                if receiver.attempts <= receiver.failures:
+                    self.send_response(500)
+                else:
+                    receiver.received.append((dict(self.headers), body))
+                    self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from orchestrator.agent import WorkerAgent
 from orchestrator.errors import AuthenticationFailed, BrowserpoolError
 from orchestrator.models import SessionSpec
+from orchestrator.runtime import Runtime
 
 from ..deps import RuntimeDep
 from ..schemas import EvaluateRequest, EvaluateResponse, NavigateRequest, NavigateResponse
@@ -21,11 +22,16 @@ from .cdp import ClientSocket, refuse
 SECRET_HEADER = "X-Browserpool-Internal"
 
 
+def _allowed(runtime: Runtime, secret: str) -> WorkerAgent | None:
+    """This process's worker agent, if the caller holds the shared secret."""
+    return runtime.agent if hmac.compare_digest(secret, runtime.internal_secret) else None
+
+
 def _agent(runtime: RuntimeDep, secret: Annotated[str, Header(alias=SECRET_HEADER)] = "") -> WorkerAgent:
-    if not hmac.compare_digest(secret, runtime.internal_secret):
+    agent = _allowed(runtime, secret)
+    if agent is None:
         raise AuthenticationFailed("worker-internal call without the shared secret")
-    assert runtime.agent is not None
-    return runtime.agent
+    return agent
 
 
 AgentDep = Annotated[WorkerAgent, Depends(_agent)]
@@ -76,10 +82,8 @@ async def content(session_id: str, agent: AgentDep) -> Response:
 
 @router.websocket("/{session_id}/cdp")
 async def cdp(websocket: WebSocket, session_id: str) -> None:
-    runtime = websocket.app.state.runtime
-    secret = websocket.headers.get(SECRET_HEADER, "")
-    agent: WorkerAgent | None = runtime.agent
-    if agent is None or not hmac.compare_digest(secret, runtime.internal_secret):
+    agent = _allowed(websocket.app.state.runtime, websocket.headers.get(SECRET_HEADER, ""))
+    if agent is None:
         await refuse(websocket, 401, "worker-internal call without the shared secret")
         return
     if session_id not in agent.worker.held_session_ids():

@@ -4,50 +4,19 @@ import asyncio
 import hashlib
 import hmac
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from tests.conftest import Daemon
-from tests.support import eventually
-
-
-class Receiver:
-    """A local endpoint that records deliveries and fails the first `failures` of them."""
-
-    def __init__(self, failures: int) -> None:
-        self.failures = failures
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        self.attempts = 0
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.attempts += 1
-                if receiver.attempts <= receiver.failures:
-                    self.send_response(500)
-                else:
-                    receiver.received.append((dict(self.headers), body))
-                    self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+from tests.support import WebhookReceiver, eventually
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver(failures=2)
+def receiver() -> Iterator[WebhookReceiver]:
+    r = WebhookReceiver(failures=2)
     yield r
-    r.server.shutdown()
-    r.server.server_close()
+    r.close()
 
 
 def verify(secret: str, header: str, body: bytes) -> bool:
@@ -56,7 +25,7 @@ def verify(secret: str, header: str, body: bytes) -> bool:
     return hmac.compare_digest(expected, parts["v1"])
 
 
-async def test_events_reach_the_webhook_in_order_signed_and_retried(daemon: Daemon, receiver: Receiver) -> None:
+async def test_events_reach_the_webhook_in_order_signed_and_retried(daemon: Daemon, receiver: WebhookReceiver) -> None:
     me = await daemon.user()
     created = await daemon.client.post("/v1/webhooks", json={"url": receiver.url}, headers=me)
     assert created.status_code == 201

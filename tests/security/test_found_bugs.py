@@ -1,8 +1,6 @@
 """What the fuzzing found (BUG-1..6 of its first report), pinned by plain regression tests."""
 
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,7 @@ from tests.security.fuzz_target import (
     Target,
     schema,
 )
+from tests.support import WebhookReceiver
 
 pytestmark = pytest.mark.timeout(150)
 
@@ -73,38 +72,13 @@ def test_webhook_urls_that_cannot_be_checked_or_sent_to_are_422s(target: Target,
     assert conforms(target, "POST", "/v1/webhooks", json={"url": url}, headers=target.fresh_user()) == 422
 
 
-class Sink:
-    """A loopback webhook receiver that counts what it is sent."""
-
-    def __init__(self) -> None:
-        self.received: list[bytes] = []
-        received = self.received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                received.append(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 async def test_a_stored_webhook_delivery_cannot_send_to_does_not_starve_the_others(
     redis_url: str, tmp_path: Path
 ) -> None:
     """BUG-6: such a hook (stored before creation refused it) made every dispatcher tick raise httpx.InvalidURL,
     so the hooks of users iterated after its owner got nothing."""
     settings_ = make_settings(redis_url, f"test-{uuid.uuid4().hex[:12]}", tmp_path, webhook_interval=3600)
-    sink = Sink()
+    sink = WebhookReceiver()
     try:
         async with start_daemon(settings_) as daemon:  # ticked by hand below: the interval never comes
             accounts, hooks = daemon.runtime.accounts, daemon.runtime.webhooks
