@@ -54,6 +54,14 @@ class Settings(BaseSettings):
     token_ttl: int = Field(3600, ge=60)
     shutdown_grace: float = Field(10.0, gt=0)
 
+    # --- isolation: the CDP relay's limits ---
+
+    # --- isolation: Chromium's own user and process ---
+
+    # --- isolation: accounts, keys and request limits ---
+
+    # --- isolation: egress and webhooks ---
+
     @model_validator(mode="after")
     def _timeouts_agree(self) -> "Settings":
         if self.session_timeout > self.max_session_timeout:
