@@ -26,6 +26,7 @@ WORKDIR /opt/browserpool
 COPY pyproject.toml README.md ./
 COPY orchestrator ./orchestrator
 COPY api ./api
+COPY browserpool ./browserpool
 COPY workers ./workers
 COPY browserpool_client ./browserpool_client
 RUN pip install . && rm -rf build ./*.egg-info

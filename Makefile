@@ -4,16 +4,25 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+DEV    := $(VENV)/.installed-dev
 
-.PHONY: setup run test lint bench soak clean redis-server
+.PHONY: setup setup-dev run test lint bench soak clean redis-server
 
-setup: $(STAMP) tests/node/node_modules/.installed
+# What the daemon needs to run: its runtime dependencies, a Chromium and a redis-server binary.
+setup: $(STAMP)
 	@$(BIN)/python -m workers.chromium >/dev/null
 	@command -v redis-server >/dev/null || test -x /usr/bin/redis-server || $(MAKE) --no-print-directory redis-server
+
+# What tests, lint and benchmarks add: the dev extras and Puppeteer.
+setup-dev: setup $(DEV) tests/node/node_modules/.installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(DEV): $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@
 
@@ -36,20 +45,21 @@ redis-server:
 run: setup
 	$(BIN)/browserpool serve
 
-test: setup
+test: setup-dev
 	$(BIN)/pytest
 
-lint: setup
-	$(BIN)/ruff check orchestrator api workers browserpool_client tests bench
-	$(BIN)/ruff format --check orchestrator api workers browserpool_client tests bench
+lint: setup-dev
+	$(BIN)/ruff check browserpool orchestrator api workers browserpool_client tests bench
+	$(BIN)/ruff format --check browserpool orchestrator api workers browserpool_client tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Benchmarks against a real daemon, Redis and Chromium; prints a table, writes bench/results/latest.json.
-bench: setup
+bench: setup-dev
 	$(BIN)/python -m bench
 
 # Thousands of create/use/close cycles; checks processes, fds, profiles, Redis keys and memory come back.
-soak: setup
+soak: setup-dev
 	$(BIN)/pytest -m soak tests/soak -p no:cacheprovider -o addopts="" --timeout 3600
 
 clean:

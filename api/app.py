@@ -6,11 +6,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from orchestrator.config import Settings
-from orchestrator.runtime import Role, Runtime, WorkerFactory
+from orchestrator import __version__
+from orchestrator.runtime import Role, Runtime
 
+from .body_limit import BodyLimit
 from .errors import install_error_handlers
-from .remote_worker import remote_factory
+from .internal import routes as internal
 from .request_timer import RequestTimer
 from .routes import (
     actions,
@@ -21,7 +22,6 @@ from .routes import (
     dashboard,
     events,
     health,
-    internal,
     metrics,
     sessions,
     webhooks,
@@ -31,11 +31,9 @@ from .schemas import ErrorBody
 log = logging.getLogger(__name__)
 
 
-def create_app(
-    worker_factory: WorkerFactory | None, settings: Settings | None = None, role: Role = Role.SERVE
-) -> FastAPI:
-    """Build the app for a role; its runtime (Redis, worker, reaper) starts and stops with the app's lifespan."""
-    runtime = Runtime(settings or Settings(), role, worker_factory, remote_factory)
+def create_app(runtime: Runtime) -> FastAPI:
+    """The HTTP face of a runtime built for its role; the runtime starts and stops with the app's lifespan."""
+    role = runtime.role
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -51,7 +49,7 @@ def create_app(
 
     app = FastAPI(
         title="browserpool",
-        version="0.1.0",
+        version=__version__,
         description="Headless Chromium sessions for rent: one browser context per session.",
         lifespan=lifespan,
         responses={  # what any route may answer besides its own documented outcomes
@@ -61,6 +59,7 @@ def create_app(
     )
     app.state.runtime = runtime
 
+    app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_body_bytes, timeout=runtime.settings.body_timeout)
     app.add_middleware(RequestTimer, metrics=runtime.metrics)
     install_error_handlers(app)
     app.include_router(health.router)
@@ -78,6 +77,7 @@ def create_app(
             dashboard,
         ):  # events before /{id}
             app.include_router(module.router)
-    if role.has_browsers:
+    if role is Role.WORKER:
+        # Only a worker serves the internal API, on its own listener; `serve` never exposes it on the public port.
         app.include_router(internal.router)
     return app

@@ -1,64 +1,151 @@
-"""Dependencies the routes declare: the runtime's parts and the calling user."""
+"""What routes declare they need: one service each, typed, and the calling user.
 
-import hashlib
+Routes never see the Runtime: each dependency hands over the one part a route uses. Parts that only
+some roles have (the control plane on API roles, the worker agent on browser roles) are reached through
+`ControlPlane`/`WorkerAgent` here, so a route mounted for the wrong role fails loudly at its first call.
+"""
+
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Security
+from fastapi.requests import HTTPConnection
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
 from orchestrator.accounts import AccountStore, User
+from orchestrator.agent import WorkerAgent
+from orchestrator.config import Settings
 from orchestrator.errors import AuthenticationFailed
-from orchestrator.runtime import Runtime
+from orchestrator.metrics import Metrics
+from orchestrator.queue import CreateQueue
+from orchestrator.ratelimit import RateLimiter
+from orchestrator.registry import WorkerRegistry
+from orchestrator.runtime import ControlPlane, Runtime, Shared
 from orchestrator.sessions import SessionService
+from orchestrator.store import SessionStore
+from orchestrator.webhooks import WebhookStore
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
 api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 
-def get_runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
+def _runtime(connection: HTTPConnection) -> Runtime:
+    runtime: Runtime = connection.app.state.runtime
     return runtime
 
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+def get_settings(connection: HTTPConnection) -> Settings:
+    return _runtime(connection).settings
 
 
-def get_accounts(runtime: RuntimeDep) -> AccountStore:
-    return runtime.accounts
+def get_metrics(connection: HTTPConnection) -> Metrics:
+    return _runtime(connection).metrics
 
 
-def get_sessions(runtime: RuntimeDep) -> SessionService:
-    return runtime.sessions
+def get_shared(connection: HTTPConnection) -> Shared:
+    return _runtime(connection).shared
 
 
+def get_control(connection: HTTPConnection) -> ControlPlane:
+    control = _runtime(connection).control
+    if control is None:
+        raise RuntimeError("an API route was called on a role without an API")
+    return control
+
+
+def get_agent(connection: HTTPConnection) -> WorkerAgent:
+    agent = _runtime(connection).agent
+    if agent is None:
+        raise RuntimeError("a worker route was called on a role without browsers")
+    return agent
+
+
+def get_readiness(connection: HTTPConnection) -> Callable[[], Awaitable[bool]]:
+    return _runtime(connection).ready
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+SharedDep = Annotated[Shared, Depends(get_shared)]
+ControlDep = Annotated[ControlPlane, Depends(get_control)]
+AgentDep = Annotated[WorkerAgent, Depends(get_agent)]
+ReadinessDep = Annotated[Callable[[], Awaitable[bool]], Depends(get_readiness)]
+
+
+def get_store(shared: SharedDep) -> SessionStore:
+    return shared.store
+
+
+def get_accounts(shared: SharedDep) -> AccountStore:
+    return shared.accounts
+
+
+def get_registry(shared: SharedDep) -> WorkerRegistry:
+    return shared.registry
+
+
+def get_sessions(control: ControlDep) -> SessionService:
+    return control.sessions
+
+
+def get_queue(connection: HTTPConnection) -> CreateQueue | None:
+    """The create queue, on roles that have one (metrics are served by every role)."""
+    control = _runtime(connection).control
+    return control.sessions.queue if control is not None else None
+
+
+def get_webhooks(control: ControlDep) -> WebhookStore:
+    return control.webhooks
+
+
+StoreDep = Annotated[SessionStore, Depends(get_store)]
 AccountsDep = Annotated[AccountStore, Depends(get_accounts)]
+RegistryDep = Annotated[WorkerRegistry, Depends(get_registry)]
 SessionsDep = Annotated[SessionService, Depends(get_sessions)]
+QueueDep = Annotated[CreateQueue | None, Depends(get_queue)]
+WebhooksDep = Annotated[WebhookStore, Depends(get_webhooks)]
 
 
-async def authenticate(runtime: Runtime, token: str | None, api_key: str | None) -> User:
-    """The user behind an API key or bearer token, counted against the credential's rate limit."""
-    accounts = runtime.accounts
-    if api_key:
-        user = await accounts.user_for_api_key(api_key)
-        if user is None:
-            raise AuthenticationFailed("invalid or revoked API key")
-        await runtime.rate_limiter.hit(api_key.partition("_")[2].partition("_")[0] or "key")
-        return user
-    if token:
-        user = await accounts.user_for_token(token)
-        if user is None:
-            raise AuthenticationFailed("invalid or expired bearer token")
-        await runtime.rate_limiter.hit("token:" + hashlib.sha256(token.encode()).hexdigest()[:16])
-        return user
-    raise AuthenticationFailed("not authenticated: send an X-API-Key header or an OAuth2 bearer token")
+class Authenticator:
+    """Who is calling, from an API key or a bearer token, counted against the user's rate limit."""
+
+    def __init__(self, accounts: AccountStore, rate_limiter: RateLimiter) -> None:
+        self.accounts = accounts
+        self.rate_limiter = rate_limiter
+
+    async def user(self, token: str | None, api_key: str | None) -> User:
+        if api_key:
+            user = await self.accounts.user_for_api_key(api_key)
+            if user is None:
+                raise AuthenticationFailed("invalid or revoked API key")
+            await self.rate_limiter.hit(user.user_id)
+            return user
+        if token:
+            user = await self.accounts.user_for_token(token)
+            if user is None:
+                raise AuthenticationFailed("invalid or expired bearer token")
+            await self.rate_limiter.hit(user.user_id)
+            return user
+        raise AuthenticationFailed("not authenticated: send an X-API-Key header or an OAuth2 bearer token")
+
+    async def from_headers(self, connection: HTTPConnection) -> User:
+        """For routes that read credentials themselves (websockets, optionally-public metrics)."""
+        return await self.user(bearer_of(connection.headers.get("authorization")), connection.headers.get("x-api-key"))
+
+
+def get_authenticator(shared: SharedDep) -> Authenticator:
+    return Authenticator(shared.accounts, shared.rate_limiter)
+
+
+AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
 
 
 async def get_current_user(
-    runtime: RuntimeDep,
+    authenticator: AuthenticatorDep,
     token: Annotated[str | None, Security(oauth2_scheme)],
     api_key: Annotated[str | None, Security(api_key_scheme)],
 ) -> User:
-    return await authenticate(runtime, token, api_key)
+    return await authenticator.user(token, api_key)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

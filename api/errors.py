@@ -31,6 +31,9 @@ from orchestrator.errors import (
     WorkerNotFound,
 )
 
+from .deps import get_metrics
+from .internal import wire
+
 log = logging.getLogger(__name__)
 
 
@@ -43,8 +46,8 @@ def _answer(code: int, detail: str, headers: dict[str, str] | None = None, **ext
 
 async def _browserpool_error(request: Request, exc: Exception) -> JSONResponse:
     code, body, headers = _map(exc)
-    if request.url.path.startswith("/internal/"):
-        body["error"] = type(exc).__name__  # API nodes raise the same exception again (api/remote_worker.py)
+    if request.url.path.startswith(wire.PREFIX) and isinstance(exc, BrowserpoolError):
+        body = {**body, **wire.error_fields(exc)}  # the API node raises the same error again
     return JSONResponse(body, status_code=code, headers=headers)
 
 
@@ -83,7 +86,7 @@ def _map(exc: Exception) -> Answer:
 
 async def _redis_down(request: Request, exc: Exception) -> JSONResponse:
     log.warning("Redis unreachable while serving %s %s: %s", request.method, request.url.path, exc)
-    request.app.state.runtime.metrics.redis_errors.inc()
+    get_metrics(request).redis_errors.inc()
     code, body, headers = _answer(503, "the session store (Redis) is unreachable; retry shortly", {"Retry-After": "5"})
     return JSONResponse(body, status_code=code, headers=headers)
 

@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from orchestrator.accounts import ApiKey
 from orchestrator.clock import to_datetime
-from orchestrator.models import SessionRecord
+from orchestrator.models import DEFAULT_VIEWPORT, SessionRecord
 
 VIEWPORT_MIN, VIEWPORT_MAX = 100, 7680
 USER_AGENT_MAX = 512
@@ -16,8 +16,8 @@ USER_AGENT_MAX = 512
 class SessionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    viewport_width: int = Field(1280, ge=VIEWPORT_MIN, le=VIEWPORT_MAX, strict=True)
-    viewport_height: int = Field(720, ge=VIEWPORT_MIN, le=VIEWPORT_MAX, strict=True)
+    viewport_width: int = Field(DEFAULT_VIEWPORT[0], ge=VIEWPORT_MIN, le=VIEWPORT_MAX, strict=True)
+    viewport_height: int = Field(DEFAULT_VIEWPORT[1], ge=VIEWPORT_MIN, le=VIEWPORT_MAX, strict=True)
     user_agent: str | None = Field(None, min_length=1, max_length=USER_AGENT_MAX)
     timeout_seconds: int | None = Field(None, ge=5, strict=True)
 

@@ -1,4 +1,4 @@
-"""The daemon under test: `python -m api.cli serve` as a subprocess on loopback, and API keys for it."""
+"""The daemon under test: `python -m browserpool serve` as a subprocess on loopback, and API keys for it."""
 
 import os
 import subprocess
@@ -77,7 +77,7 @@ class DaemonProcess:
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("BROWSERPOOL_")}, **self.env}
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "api.cli", self.command], cwd=REPO_ROOT, env=env, stdout=log, stderr=log
+                [sys.executable, "-m", "browserpool", self.command], cwd=REPO_ROOT, env=env, stdout=log, stderr=log
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -3,4 +3,9 @@
 Imports neither FastAPI nor Playwright.
 """
 
-__version__ = "0.2.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("browserpool")  # the one version, from pyproject.toml
+except PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"

@@ -3,6 +3,7 @@
 import os
 import socket
 from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -11,6 +12,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 def _default_state_dir() -> Path:
     base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
     return Path(base) / "browserpool"
+
+
+def fair_share(data: dict[str, Any]) -> int:
+    """The default live-session limit per user: half the pool this configuration describes, at least 1."""
+    return max(1, int(data.get("browsers", 1)) * int(data.get("contexts_per_browser", 1)) // 2)
 
 
 class Settings(BaseSettings):
@@ -48,19 +54,49 @@ class Settings(BaseSettings):
     queue_timeout: float = Field(0.0, ge=0)
     queue_max: int = Field(100, ge=1)
 
-    max_sessions_per_user: int = Field(50, ge=0)  # live sessions; 0: no limit; `browserpool users limit` overrides
-    rate_limit: int = Field(1200, ge=0)  # API requests per minute per credential; 0: no limit
+    # Live sessions per user; 0: no limit; `browserpool users limit` overrides. Unset: the fair share, half the
+    # pool this configuration describes (browsers x contexts_per_browser / 2, at least 1), so no one user fills it.
+    max_sessions_per_user: int = Field(default_factory=fair_share, ge=0)
+    rate_limit: int = Field(1200, ge=0)  # API requests per minute per user (all their credentials); 0: no limit
     metrics_public: bool = False  # True: GET /metrics needs no credentials (keep the port private then)
     token_ttl: int = Field(3600, ge=60)
     shutdown_grace: float = Field(10.0, gt=0)
 
     # --- isolation: the CDP relay's limits ---
+    # Per CDP connection. Past its rate a client is paced (the relay leaves its socket unread until the budget
+    # refills); one held back more than half the time for about cdp_flood_seconds is closed with 1008.
+    cdp_commands_per_second: float = Field(500.0, gt=0, le=1_000_000)
+    cdp_bytes_per_second: int = Field(8 * 1024 * 1024, ge=64 * 1024)  # client -> browser
+    cdp_burst_seconds: float = Field(2.0, gt=0, le=600)  # both budgets save up this many seconds' worth
+    cdp_flood_seconds: float = Field(20.0, gt=0, le=86400)
+    cdp_max_message_bytes: int = Field(64 * 1024 * 1024, ge=1024 * 1024)  # browser -> client; larger: a CDP error
+    cdp_max_command_bytes: int = Field(16 * 1024 * 1024, ge=64 * 1024)  # client -> browser; larger: malformed
+    cdp_client_buffer_bytes: int = Field(64 * 1024 * 1024, ge=1024 * 1024)  # left unread by a slow client: closed
+    cdp_send_timeout: float = Field(30.0, gt=0, le=3600)  # a client that reads nothing this long is closed
 
     # --- isolation: Chromium's own user and process ---
+    # The user Chromium runs as. "auto": a user of its own (browserpool-chromium, created at start) when the daemon
+    # runs as root, else the daemon's own user; a name: that user (created if missing; the daemon's own name
+    # turns the separation off). It cannot read the state directory, the embedded Redis's files or the daemon.
+    chromium_user: str = Field("auto", pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
+    # Chromium's own sandbox: "auto" on wherever the kernel allows it (user namespaces), "on" refuses to start
+    # without it, "off" never (the kernel or the container must then be the only wall around renderers).
+    chromium_sandbox: Literal["auto", "on", "off"] = "auto"
 
     # --- isolation: accounts, keys and request limits ---
+    max_api_keys_per_user: int = Field(20, ge=1, le=10_000)  # live API keys a user may hold at once
+    password_hash_threads: int = Field(2, ge=1, le=64)  # argon2 runs in these threads, never on the event loop
+    password_hash_waiting: int = Field(8, ge=0, le=10_000)  # logins that may wait for a thread; more get 429 at once
+
+    # --- isolation: request bodies (api/body_limit.py) ---
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)  # larger request bodies answer 413 before any route reads them
+    body_timeout: float = Field(30.0, gt=0)  # a body still arriving after this answers 408
 
     # --- isolation: egress and webhooks ---
+    # Webhooks may target loopback addresses (never the pool's own ports): for tests and single-host setups only.
+    webhooks_allow_loopback: bool = False
+    webhook_timeout: float = Field(10.0, gt=0, le=300)  # seconds for one whole delivery (connect, send, answer)
+    webhook_concurrency: int = Field(32, ge=1, le=1000)  # webhooks delivered to at once (each in order, alone)
 
     @model_validator(mode="after")
     def _timeouts_agree(self) -> "Settings":

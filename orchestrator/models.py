@@ -4,6 +4,9 @@ from dataclasses import dataclass
 
 from .lifecycle import SessionStatus
 
+# The viewport a session gets when it asks for none: the API's default, and the shape workers prepare ahead.
+DEFAULT_VIEWPORT: tuple[int, int] = (1280, 720)
+
 
 @dataclass(frozen=True)
 class SessionSpec:
@@ -13,6 +16,16 @@ class SessionSpec:
     viewport_height: int
     user_agent: str | None
     timeout_seconds: int
+
+
+@dataclass(frozen=True)
+class SessionRequest:
+    """What a user asks for, before the create policy fills in defaults (orchestrator.sessions.CreatePolicy)."""
+
+    viewport_width: int
+    viewport_height: int
+    user_agent: str | None = None
+    timeout_seconds: int | None = None
 
 
 @dataclass(frozen=True)

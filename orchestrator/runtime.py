@@ -9,6 +9,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -17,6 +18,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 from .accounts import AccountStore
+from .addresses import webhook_policy
 from .agent import WorkerAgent
 from .cdp_tokens import CdpTokens, load_secret
 from .config import Settings
@@ -28,7 +30,7 @@ from .ratelimit import RateLimiter
 from .reaper import Reaper
 from .redis_server import EmbeddedRedis, resolve_redis_url
 from .registry import WorkerRegistry
-from .sessions import SessionService
+from .sessions import CreatePolicy, SessionService
 from .store import SessionStore
 from .webhook_delivery import WebhookDispatcher
 from .webhooks import WebhookStore
@@ -66,6 +68,33 @@ def connect_redis(url: str) -> Redis:
     )
 
 
+@dataclass(frozen=True)
+class Shared:
+    """What every role holds once it has started: the store and what reads or writes it."""
+
+    redis: Redis
+    store: SessionStore
+    accounts: AccountStore
+    rate_limiter: RateLimiter
+    registry: WorkerRegistry
+    directory: WorkerDirectory
+    internal_secret: str
+
+
+@dataclass(frozen=True)
+class ControlPlane:
+    """What only a role with an API holds: sessions, webhooks and the reaper."""
+
+    sessions: SessionService
+    webhooks: WebhookStore
+    webhook_dispatcher: WebhookDispatcher
+    reaper: Reaper
+
+
+class NotStarted(RuntimeError):
+    """A part of the runtime was asked for before start-up (or after shutdown)."""
+
+
 class Runtime:
     def __init__(
         self,
@@ -84,56 +113,79 @@ class Runtime:
         self._embedded: EmbeddedRedis | None = None
         self._scheduler: AsyncIOScheduler | None = None
         self._started = False
-        self.agent: WorkerAgent | None = None
+        self._shared: Shared | None = None
+        self._redis: Redis | None = None  # from the start of start-up, so a failed start-up still closes it
+        self.control: ControlPlane | None = None  # roles with an API, once started
+        self.agent: WorkerAgent | None = None  # roles with browsers, once started
         self.request_exit: Callable[[], None] = lambda: None  # set by whoever runs the server
         self._drain_task: asyncio.Task[None] | None = None
         self.metrics = Metrics()
+
+    @property
+    def shared(self) -> Shared:
+        if self._shared is None:
+            raise NotStarted("the runtime has not started")
+        return self._shared
 
     async def startup(self) -> None:
         settings = self.settings
         self._embedded = EmbeddedRedis(settings.state_dir)
         start_embedded = self.role is Role.SERVE  # api and worker nodes join a Redis; they never own one
         url = await asyncio.to_thread(resolve_redis_url, settings.redis_url, self._embedded, start_embedded)
-        self.redis = connect_redis(url)
-        await self.redis.ping()
-        self.store = SessionStore(self.redis, self.keys, settings.retention)
-        self.accounts = AccountStore(self.redis, self.keys, settings.token_ttl)
-        self.rate_limiter = RateLimiter(self.redis, self.keys, settings.rate_limit)
-        self.registry = WorkerRegistry(self.redis, self.keys, settings.worker_lease_ttl)
-        self.internal_secret = await self._shared_secret(self.keys.internal_secret)
+        redis = connect_redis(url)
+        self._redis = redis
+        await redis.ping()
+        store = SessionStore(redis, self.keys, settings.retention)
+        registry = WorkerRegistry(redis, self.keys, settings.worker_lease_ttl)
+        internal_secret = await self._shared_secret(redis, self.keys.internal_secret)
         if self._worker_factory is not None and self.role.has_browsers:
-            worker = self._worker_factory(settings)
-            self.agent = WorkerAgent(worker, self.store, self.registry, settings.advertised_url)
-        remote = self._remote_factory(self.internal_secret, settings) if self._remote_factory else None
-        self.directory = WorkerDirectory(self.registry, self.agent.worker if self.agent else None, remote)
+            # Only a worker role is reachable by other nodes; `serve` keeps its browsers to itself.
+            address = settings.advertised_url if self.role is Role.WORKER else ""
+            self.agent = WorkerAgent(self._worker_factory(settings), store, registry, address)
+        remote = self._remote_factory(internal_secret, settings) if self._remote_factory else None
+        self._shared = Shared(
+            redis=redis,
+            store=store,
+            accounts=AccountStore.from_settings(redis, self.keys, settings),
+            rate_limiter=RateLimiter(redis, self.keys, settings.rate_limit),
+            registry=registry,
+            directory=WorkerDirectory(registry, self.agent.worker if self.agent else None, remote),
+            internal_secret=internal_secret,
+        )
         if self.role.has_api:
-            tokens = CdpTokens(await load_secret(self.redis, self.keys))
-            queue = CreateQueue(self.redis, self.keys, settings.queue_max)
-            self.sessions = SessionService(
-                self.store,
-                self.directory,
-                queue,
-                tokens,
-                settings.idle_timeout,
-                settings.queue_timeout,
-                settings.max_sessions_per_user,
-            )
-            self.webhooks = WebhookStore(self.redis, self.keys)
-            self.webhook_dispatcher = WebhookDispatcher(self.redis, self.keys, self.webhooks)
-            self.reaper = Reaper(
-                self.redis,
-                self.keys,
-                self.store,
-                self.registry,
-                self.sessions.after_ended,
-                warning_seconds=settings.expiry_warning,
-            )
+            self.control = await self._control_plane(self._shared)
         if self.agent is not None:
             await self.agent.start()
         self._started = True
         self._scheduler = self._schedule()
-        if self.role.has_api:
+        if self.control is not None:
             await self.bootstrap_admin()
+
+    async def _control_plane(self, shared: Shared) -> ControlPlane:
+        settings = self.settings
+        sessions = SessionService(
+            shared.store,
+            shared.directory,
+            CreateQueue(shared.redis, self.keys, settings.queue_max),
+            CdpTokens(await load_secret(shared.redis, self.keys)),
+            CreatePolicy.of(settings),
+        )
+        webhooks = WebhookStore(shared.redis, self.keys, webhook_policy(settings))
+        return ControlPlane(
+            sessions=sessions,
+            webhooks=webhooks,
+            webhook_dispatcher=WebhookDispatcher(
+                shared.redis, self.keys, webhooks, settings.webhook_timeout, settings.webhook_concurrency
+            ),
+            reaper=Reaper(
+                shared.redis,
+                self.keys,
+                shared.store,
+                shared.registry,
+                sessions.after_ended,
+                warning_seconds=settings.expiry_warning,
+            ),
+        )
 
     async def shutdown(self) -> None:
         """Stop taking work, close held sessions as `closed`, give up the lease. Safe to call twice."""
@@ -153,9 +205,9 @@ class Runtime:
             except Exception:
                 log.exception("closing sessions at shutdown did not finish cleanly")
             await self.agent.stop()
-        if self.role.has_api:
-            await self.sessions.drain()
-            await self.webhook_dispatcher.close()
+        if self.control is not None:
+            await self.control.sessions.drain()
+            await self.control.webhook_dispatcher.close()
         await self._close_connections()
 
     def begin_drain(self) -> None:
@@ -183,14 +235,15 @@ class Runtime:
             self.begin_drain()
 
     async def reap(self) -> None:
+        assert self.control is not None
         with self.metrics.reaper_tick.time():
-            result = await self.reaper.tick()
+            result = await self.control.reaper.tick()
         self.metrics.reaped.labels("expired").inc(len(result.expired))
         self.metrics.reaped.labels("failed").inc(len(result.failed))
 
     async def ready(self) -> bool:
         try:
-            await self.redis.ping()
+            await self.shared.redis.ping()
         except Exception:
             return False
         if self.agent is None:
@@ -199,10 +252,11 @@ class Runtime:
 
     async def bootstrap_admin(self) -> None:
         """On a first start with no users, create `admin` with an API key and show it once."""
-        if await self.accounts.user_count() or not await self.redis.set(self.keys.bootstrap, "1", nx=True):
+        accounts, redis = self.shared.accounts, self.shared.redis
+        if await accounts.user_count() or not await redis.set(self.keys.bootstrap, "1", nx=True):
             return
-        admin = await self.accounts.add_user("admin", password=None, admin=True)
-        issued = await self.accounts.create_api_key(admin, "bootstrap")
+        admin = await accounts.add_user("admin", password=None, admin=True)
+        issued = await accounts.create_api_key(admin, "bootstrap")
         base = f"http://{self.settings.host}:{self.settings.port}"
         print(
             "\nbrowserpool: first start, created user 'admin'. Its API key (shown only this once):\n"
@@ -213,17 +267,18 @@ class Runtime:
             flush=True,
         )
 
-    async def _shared_secret(self, key: str) -> str:
-        await self.redis.set(key, secrets.token_urlsafe(32), nx=True)
-        return str(await self.redis.get(key))
+    @staticmethod
+    async def _shared_secret(redis: Redis, key: str) -> str:
+        await redis.set(key, secrets.token_urlsafe(32), nx=True)
+        return str(await redis.get(key))
 
     def _schedule(self) -> AsyncIOScheduler:
         scheduler = AsyncIOScheduler()
         common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
-        if self.role.has_api:
+        if self.control is not None:
             scheduler.add_job(self.reap, "interval", seconds=self.settings.reap_interval, id="reaper", **common)
             scheduler.add_job(
-                self.webhook_dispatcher.tick,
+                self.control.webhook_dispatcher.tick,
                 "interval",
                 seconds=self.settings.webhook_interval,
                 id="webhooks",
@@ -236,7 +291,7 @@ class Runtime:
         return scheduler
 
     async def _close_connections(self) -> None:
-        redis = getattr(self, "redis", None)
+        redis, self._redis = self._redis, None
         if redis is not None:
             await redis.aclose()
         if self._embedded is not None:

@@ -4,16 +4,25 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from . import clock
 from .activity import ActivityRecorder
 from .cdp_tokens import CdpTokens
+from .config import Settings
 from .directory import WorkerDirectory
-from .errors import ClientGaveUp, PoolFull, PoolUnavailable, SessionEnded, SessionNotFound, SessionNotReady
+from .errors import (
+    ClientGaveUp,
+    InvalidInput,
+    PoolFull,
+    PoolUnavailable,
+    SessionEnded,
+    SessionNotFound,
+    SessionNotReady,
+)
 from .lifecycle import EndReason, SessionStatus
-from .models import SessionRecord, SessionSpec
+from .models import SessionRecord, SessionRequest, SessionSpec
 from .queue import CreateQueue, wait_for_turn
 from .store import SessionStore, Transition
 from .worker import BrowserWorker, CdpClient, NavigationResult
@@ -28,6 +37,34 @@ async def _never() -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class CreatePolicy:
+    """How sessions are made: timeouts a request may ask for, how long to queue, how many per user."""
+
+    default_timeout: int = 300
+    max_timeout: int = 86400
+    idle_timeout: int = 300
+    queue_timeout: float = 0
+    max_sessions_per_user: int = 0  # 0: no limit
+
+    @classmethod
+    def of(cls, settings: Settings) -> "CreatePolicy":
+        return cls(
+            default_timeout=settings.session_timeout,
+            max_timeout=settings.max_session_timeout,
+            idle_timeout=settings.idle_timeout,
+            queue_timeout=settings.queue_timeout,
+            max_sessions_per_user=settings.max_sessions_per_user,
+        )
+
+    def spec_for(self, request: SessionRequest) -> SessionSpec:
+        """The spec a request stands for, with the default timeout filled in; InvalidInput past the maximum."""
+        timeout = self.default_timeout if request.timeout_seconds is None else request.timeout_seconds
+        if timeout > self.max_timeout:
+            raise InvalidInput(f"timeout_seconds must be at most {self.max_timeout}")
+        return SessionSpec(request.viewport_width, request.viewport_height, request.user_agent, timeout)
+
+
 class SessionService:
     def __init__(
         self,
@@ -35,17 +72,13 @@ class SessionService:
         directory: WorkerDirectory,
         queue: CreateQueue,
         cdp_tokens: CdpTokens,
-        idle_timeout: int,
-        queue_timeout: float = 0,
-        max_sessions_per_user: int = 0,
+        policy: CreatePolicy,
     ) -> None:
         self.store = store
         self.directory = directory
         self.queue = queue
         self.cdp_tokens = cdp_tokens
-        self.idle_timeout = idle_timeout
-        self.queue_timeout = queue_timeout
-        self.max_sessions_per_user = max_sessions_per_user
+        self.policy = policy
         self.activity = ActivityRecorder(lambda sid, at: store.touch(sid, at))
         self._cleanups: set[asyncio.Task[None]] = set()
 
@@ -62,15 +95,16 @@ class SessionService:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    async def create(self, user_id: str, spec: SessionSpec, gave_up: GaveUp = _never) -> SessionRecord:
+    async def create(self, user_id: str, request: SessionRequest, gave_up: GaveUp = _never) -> SessionRecord:
         """Open a session on the best worker, waiting in the queue for capacity if so configured.
 
         Returns once its context is open and the record reads `active`.
         """
+        spec = self.policy.spec_for(request)
         placed = None
-        if self.queue_timeout <= 0 or not await self.queue.waiting():
+        if self.policy.queue_timeout <= 0 or not await self.queue.waiting():
             placed = await self._place(user_id, spec)
-        if placed is None and self.queue_timeout > 0:
+        if placed is None and self.policy.queue_timeout > 0:
             placed = await self._wait_and_place(user_id, spec, gave_up)
         if placed is None:
             if self.directory.local is None and not await self.directory.live(fresh=True):
@@ -171,7 +205,7 @@ class SessionService:
         """Open the session on the first candidate worker with room; None if every one is full."""
         for worker in await self.directory.candidates():
             record = self._new_record(user_id, worker.worker_id, spec)
-            await self.store.create(record, self.max_sessions_per_user)
+            await self.store.create(record, self.policy.max_sessions_per_user)
             try:
                 await worker.open_session(record.session_id, spec)
             except (PoolFull, PoolUnavailable):
@@ -189,7 +223,7 @@ class SessionService:
     async def _wait_and_place(
         self, user_id: str, spec: SessionSpec, gave_up: GaveUp
     ) -> tuple[SessionRecord, BrowserWorker] | None:
-        deadline = clock.now_ms() + int(self.queue_timeout * 1000)
+        deadline = clock.now_ms() + int(self.policy.queue_timeout * 1000)
         async with self.queue.ticket() as ticket:
             while await wait_for_turn(ticket, self.directory.free_slots, deadline, gave_up):
                 placed = await self._place(user_id, spec)
@@ -232,7 +266,7 @@ class SessionService:
             viewport_height=spec.viewport_height,
             user_agent=spec.user_agent,
             timeout_seconds=spec.timeout_seconds,
-            idle_timeout=self.idle_timeout,
+            idle_timeout=self.policy.idle_timeout,
             created_at_ms=now,
             last_activity_ms=now,
             expires_at_ms=now + spec.timeout_seconds * 1000,

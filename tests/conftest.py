@@ -11,12 +11,11 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from api.app import create_app
+from browserpool.compose import build_app
 from orchestrator.config import Settings
 from orchestrator.keys import Keys
 from orchestrator.runtime import Runtime, connect_redis
 from tests.support import RedisProcess, free_port, local_site
-from workers.factory import local_worker
 from workers.local import LocalWorker
 
 
@@ -64,6 +63,8 @@ def make_settings(redis_url: str, prefix: str, state_dir: Path, **overrides: Any
         "worker_lease_ttl": 3.0,
         "contexts_per_browser": 5,
         "action_timeout": 10.0,
+        "webhooks_allow_loopback": True,  # the tests' webhook receivers listen on loopback
+        "max_sessions_per_user": 50,  # tests open more than the fair share of their small pool
         **overrides,
     }
     return Settings(**values)
@@ -85,8 +86,8 @@ class Daemon:
 
     async def user(self, name: str | None = None, password: str | None = None) -> dict[str, str]:
         """A new user; returns the headers that authenticate as them."""
-        user = await self.runtime.accounts.add_user(name or f"user-{uuid.uuid4().hex[:8]}", password)
-        issued = await self.runtime.accounts.create_api_key(user, "test")
+        user = await self.runtime.shared.accounts.add_user(name or f"user-{uuid.uuid4().hex[:8]}", password)
+        issued = await self.runtime.shared.accounts.create_api_key(user, "test")
         return {"X-API-Key": issued.secret}
 
     async def create(self, headers: dict[str, str], **body: Any) -> dict[str, Any]:
@@ -98,7 +99,7 @@ class Daemon:
 
 @asynccontextmanager
 async def start_daemon(settings: Settings) -> AsyncIterator[Daemon]:
-    app = create_app(local_worker, settings)
+    app = build_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://browserpool.test", timeout=30) as client:
@@ -112,7 +113,7 @@ async def serve_daemon(settings: Settings) -> AsyncIterator[Daemon]:
 
     import uvicorn
 
-    app = create_app(local_worker, settings)
+    app = build_app(settings)
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="warning")
     server = uvicorn.Server(config)

@@ -9,7 +9,7 @@ from orchestrator import clock
 from orchestrator.accounts import User
 from orchestrator.errors import PermissionDenied, WorkerNotFound
 
-from ..deps import CurrentUser, RuntimeDep
+from ..deps import CurrentUser, RegistryDep, SessionsDep
 from ..schemas import ErrorBody
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -48,12 +48,12 @@ class DrainAccepted(BaseModel):
 
 
 @router.get("/pool", response_model=PoolPublic, summary="Capacity, use and queue across all live workers")
-async def pool(_: AdminUser, runtime: RuntimeDep) -> PoolPublic:
+async def pool(_: AdminUser, registry: RegistryDep, sessions: SessionsDep) -> PoolPublic:
     now = clock.now_ms()
-    live = await runtime.registry.live(now)
+    live = await registry.live(now)
     capacity = sum(w.capacity for w in live if not w.draining)
     used = sum(w.used for w in live)
-    queued = await runtime.sessions.queue.waiting()
+    queued = await sessions.queue.waiting()
     workers = [
         WorkerPublic(
             worker_id=w.worker_id,
@@ -77,7 +77,7 @@ async def pool(_: AdminUser, runtime: RuntimeDep) -> PoolPublic:
     responses={403: {"model": ErrorBody}, 404: {"model": ErrorBody}},
     summary="Ask a worker to drain: no new sessions, held ones finish up to the grace period, then it exits",
 )
-async def drain(worker_id: str, _: AdminUser, runtime: RuntimeDep) -> DrainAccepted:
-    if not await runtime.registry.request_drain(worker_id):
+async def drain(worker_id: str, _: AdminUser, registry: RegistryDep) -> DrainAccepted:
+    if not await registry.request_drain(worker_id):
         raise WorkerNotFound(f"no registered worker {worker_id!r}")
     return DrainAccepted(worker_id=worker_id, draining=True)

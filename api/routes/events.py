@@ -8,7 +8,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from orchestrator.clock import to_datetime
 
-from ..deps import CurrentUser, RuntimeDep
+from ..deps import CurrentUser, StoreDep
 from ..schemas import SessionEvent
 
 router = APIRouter(prefix="/v1/browser/sessions", tags=["browser sessions"])
@@ -19,22 +19,22 @@ BLOCK_MS = 2000  # how long one read waits; the loop then checks the client is s
 @router.get("/events", response_class=EventSourceResponse, summary="Stream your sessions' lifecycle events")
 async def session_events(
     user: CurrentUser,
-    runtime: RuntimeDep,
+    store: StoreDep,
     request: Request,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> AsyncIterator[ServerSentEvent]:
     """Events `created`, `active`, `closing`, `expiring` and `ended` (with `reason`), from now on, or after
     `Last-Event-ID` when a client reconnects."""
-    store = runtime.store
-    after = last_event_id or await store.last_event_id(user.user_id)
+    stream = store.events  # orchestrator/events.py: the stream's one reader
+    after = last_event_id or await stream.newest_id(user.user_id)
     while not await request.is_disconnected():
-        for event_id, fields in await store.events(user.user_id, after, BLOCK_MS):
-            after = event_id
+        for entry in await stream.wait_after(user.user_id, after, BLOCK_MS):
+            after = entry.id
             event = SessionEvent(
-                type=fields["type"],
-                session_id=fields["session_id"],
-                status=fields["status"],
-                reason=fields.get("reason") or None,
-                at=to_datetime(int(fields["at_ms"])),
+                type=entry.type,
+                session_id=entry.session_id,
+                status=entry.status,
+                reason=entry.reason or None,
+                at=to_datetime(entry.at_ms),
             )
-            yield ServerSentEvent(id=event_id, event=event.type, data=event.model_dump(mode="json"))
+            yield ServerSentEvent(id=entry.id, event=event.type, data=event.model_dump(mode="json"))

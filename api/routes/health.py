@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from ..deps import RuntimeDep
+from ..deps import ReadinessDep
 
 router = APIRouter(tags=["health"])
 
@@ -14,6 +14,6 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", summary="Redis answers and at least one browser is up")
-async def readyz(runtime: RuntimeDep) -> JSONResponse:
-    ready = await runtime.ready()
+async def readyz(is_ready: ReadinessDep) -> JSONResponse:
+    ready = await is_ready()
     return JSONResponse({"status": "ready" if ready else "not ready"}, status_code=200 if ready else 503)

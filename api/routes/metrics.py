@@ -7,21 +7,25 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from orchestrator.errors import PermissionDenied
 
-from ..deps import RuntimeDep, authenticate, bearer_of
+from ..deps import AuthenticatorDep, MetricsDep, QueueDep, RegistryDep, SettingsDep, StoreDep, bearer_of
 
 router = APIRouter(tags=["metrics"])
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics(
-    runtime: RuntimeDep,
+    settings: SettingsDep,
+    authenticator: AuthenticatorDep,
+    metrics: MetricsDep,
+    store: StoreDep,
+    registry: RegistryDep,
+    queue: QueueDep,
     x_api_key: Annotated[str | None, Header()] = None,
     authorization: Annotated[str | None, Header()] = None,
 ) -> Response:
-    if not runtime.settings.metrics_public:
-        user = await authenticate(runtime, bearer_of(authorization), x_api_key)
+    if not settings.metrics_public:
+        user = await authenticator.user(bearer_of(authorization), x_api_key)
         if not user.is_admin:
             raise PermissionDenied("metrics are for admin users (or set BROWSERPOOL_METRICS_PUBLIC=true)")
-    queue = runtime.sessions.queue if runtime.role.has_api else None
-    await runtime.metrics.refresh(runtime.store, runtime.registry, queue)
-    return Response(runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    await metrics.refresh(store, registry, queue)
+    return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)

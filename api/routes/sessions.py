@@ -4,10 +4,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
 
-from orchestrator.errors import InvalidInput
-from orchestrator.models import SessionSpec
+from orchestrator.models import SessionRequest
 
-from ..deps import CurrentUser, RuntimeDep, SessionsDep
+from ..deps import CurrentUser, MetricsDep, SessionsDep, SettingsDep
 from ..links import session_detail
 from ..schemas import BrowserSessionListResponse, BrowserSessionResponse, ErrorBody, SessionCreate, SessionDetail
 
@@ -26,15 +25,16 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
     summary="Create a browser session",
 )
 async def create_session(
-    body: SessionCreate, user: CurrentUser, sessions: SessionsDep, runtime: RuntimeDep, request: Request
+    body: SessionCreate,
+    user: CurrentUser,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    request: Request,
 ) -> SessionDetail:
-    settings = runtime.settings
-    timeout = settings.session_timeout if body.timeout_seconds is None else body.timeout_seconds
-    if timeout > settings.max_session_timeout:
-        raise InvalidInput(f"timeout_seconds must be at most {settings.max_session_timeout}")
-    spec = SessionSpec(body.viewport_width, body.viewport_height, body.user_agent, timeout)
-    with runtime.metrics.session_start.time():
-        record = await sessions.create(user.user_id, spec, gave_up=request.is_disconnected)
+    wanted = SessionRequest(body.viewport_width, body.viewport_height, body.user_agent, body.timeout_seconds)
+    with metrics.session_start.time():
+        record = await sessions.create(user.user_id, wanted, gave_up=request.is_disconnected)
     return session_detail(record, request, settings, sessions)
 
 
@@ -50,10 +50,10 @@ async def list_browser_sessions(user: CurrentUser, sessions: SessionsDep) -> Res
 
 @router.get("/{session_id}", response_model=SessionDetail, responses=NOT_FOUND, summary="Get a session")
 async def get_session(
-    session_id: str, user: CurrentUser, sessions: SessionsDep, runtime: RuntimeDep, request: Request
+    session_id: str, user: CurrentUser, sessions: SessionsDep, settings: SettingsDep, request: Request
 ) -> SessionDetail:
     record = await sessions.get(user.user_id, session_id)
-    return session_detail(record, request, runtime.settings, sessions)
+    return session_detail(record, request, settings, sessions)
 
 
 @router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND, summary="Close a session")
@@ -69,7 +69,7 @@ async def close_session(session_id: str, user: CurrentUser, sessions: SessionsDe
     summary="Push a session's deadline out by its timeout",
 )
 async def keepalive(
-    session_id: str, user: CurrentUser, sessions: SessionsDep, runtime: RuntimeDep, request: Request
+    session_id: str, user: CurrentUser, sessions: SessionsDep, settings: SettingsDep, request: Request
 ) -> SessionDetail:
     record = await sessions.keepalive(user.user_id, session_id)
-    return session_detail(record, request, runtime.settings, sessions)
+    return session_detail(record, request, settings, sessions)

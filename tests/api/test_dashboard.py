@@ -15,8 +15,8 @@ ARTIFACTS = repo_root() / "tests" / "artifacts"
 async def test_dashboard_lists_sessions_and_shows_a_live_view(daemon_settings: Settings, site: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     async with serve_daemon(daemon_settings) as daemon:
-        admin = await daemon.runtime.accounts.add_user("operator", None, admin=True)
-        key = (await daemon.runtime.accounts.create_api_key(admin, "ui")).secret
+        admin = await daemon.runtime.shared.accounts.add_user("operator", None, admin=True)
+        key = (await daemon.runtime.shared.accounts.create_api_key(admin, "ui")).secret
         headers = {"X-API-Key": key}
         first = await daemon.create(headers, viewport_width=800, viewport_height=500, user_agent="DashAgent/1")
         second = await daemon.create(headers)

@@ -27,10 +27,10 @@ async def test_reaper_expires_a_timed_out_session_and_closes_its_context(daemon:
     await eventually(lambda: _true(held.page.is_closed()), timeout=5)
     assert held.context not in daemon.worker.slots[0].browser.contexts
     assert sid not in daemon.worker.held_session_ids()
-    record = await daemon.runtime.store.get(sid)
+    record = await daemon.runtime.shared.store.get(sid)
     assert record is not None and record.end_reason == "timeout" and record.ended_at_ms
     assert (await daemon.client.get(SESSIONS, headers=me)).json()["total_count"] == 0
-    ttl = await daemon.runtime.redis.ttl(daemon.runtime.keys.session(sid))
+    ttl = await daemon.runtime.shared.redis.ttl(daemon.runtime.keys.session(sid))
     assert 0 < ttl <= daemon.runtime.settings.retention
 
 
@@ -45,7 +45,7 @@ async def test_idle_sessions_expire_and_used_ones_do_not(redis_url: str, prefix:
             await asyncio.sleep(0.5)
         assert await _status(daemon, me, idle) == "expired"
         assert await _status(daemon, me, busy) == "active"
-        record = await daemon.runtime.store.get(idle)
+        record = await daemon.runtime.shared.store.get(idle)
         assert record is not None and record.end_reason == "idle"
 
 
@@ -122,7 +122,7 @@ async def test_two_daemons_share_a_redis_without_failing_each_others_sessions(
             held = a.worker.slots[0].sessions[sid]
 
             await asyncio.sleep(3)  # longer than a lease: both heart-beat, both reapers tick
-            result = await b.runtime.reaper.tick()
+            result = await b.runtime.control.reaper.tick()
             assert not result.lapsed_workers
             assert await _status(b, me, sid) == "active"  # any node answers for any session
 

@@ -18,8 +18,8 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 async def test_metrics_need_an_admin_and_follow_the_pool(daemon: Daemon) -> None:
-    admin = await daemon.runtime.accounts.add_user("ops", None, admin=True)
-    ops = {"X-API-Key": (await daemon.runtime.accounts.create_api_key(admin, "m")).secret}
+    admin = await daemon.runtime.shared.accounts.add_user("ops", None, admin=True)
+    ops = {"X-API-Key": (await daemon.runtime.shared.accounts.create_api_key(admin, "m")).secret}
     me = await daemon.user()
     assert (await daemon.client.get("/metrics")).status_code == 401
     assert (await daemon.client.get("/metrics", headers=me)).status_code == 403

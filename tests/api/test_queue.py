@@ -19,13 +19,13 @@ async def test_a_waiting_create_gets_the_slot_a_delete_frees(redis_url: str, pre
         waiting = asyncio.create_task(daemon.client.post(SESSIONS, json={}, headers=me))
         await asyncio.sleep(1.0)
         assert not waiting.done()
-        assert await daemon.runtime.sessions.queue.waiting() == 1
+        assert await daemon.runtime.control.sessions.queue.waiting() == 1
         started = time.monotonic()
         await daemon.client.delete(SESSIONS + first["session_id"], headers=me)
         response = await asyncio.wait_for(waiting, timeout=5)
         assert response.status_code == 201
         assert time.monotonic() - started < 2
-        assert await daemon.runtime.sessions.queue.waiting() == 0
+        assert await daemon.runtime.control.sessions.queue.waiting() == 0
 
 
 async def test_a_create_that_waits_too_long_gets_503(redis_url: str, prefix: str, tmp_path: Path) -> None:
@@ -71,4 +71,4 @@ async def test_a_client_that_gives_up_never_gets_a_browser(redis_url: str, prefi
         await asyncio.sleep(2.0)
         assert (await daemon.client.get(SESSIONS, headers=me)).json()["total_count"] == 0
         assert daemon.worker.held_session_ids() == []
-        assert await daemon.runtime.sessions.queue.waiting() == 0
+        assert await daemon.runtime.control.sessions.queue.waiting() == 0

@@ -41,7 +41,7 @@ class DaemonProcess:
     def start(self, timeout: float = 30) -> "DaemonProcess":
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "api.cli", self.command], env=self.env, stdout=out, stderr=subprocess.STDOUT
+                [sys.executable, "-m", "browserpool", self.command], env=self.env, stdout=out, stderr=subprocess.STDOUT
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

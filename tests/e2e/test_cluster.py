@@ -64,7 +64,7 @@ class Cluster:
 
         env = self.apis[0].env
         subprocess.run(
-            [sys.executable, "-m", "api.cli", "users", "add", name, "--password-stdin"],
+            [sys.executable, "-m", "browserpool", "users", "add", name, "--password-stdin"],
             input="pw\n",
             text=True,
             env=env,
@@ -72,7 +72,7 @@ class Cluster:
             capture_output=True,
         )
         out = subprocess.run(
-            [sys.executable, "-m", "api.cli", "keys", "create", name],
+            [sys.executable, "-m", "browserpool", "keys", "create", name],
             text=True,
             env=env,
             check=True,

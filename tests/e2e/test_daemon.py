@@ -97,7 +97,7 @@ def test_operator_cli_adds_users_and_keys(
 
     def cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "api.cli", *args],
+            [sys.executable, "-m", "browserpool", *args],
             input=stdin,
             capture_output=True,
             text=True,

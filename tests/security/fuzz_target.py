@@ -24,16 +24,16 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from api.app import create_app
+from browserpool.compose import build_app
 from orchestrator.config import Settings
-from tests.conftest import Daemon, local_worker, serve_daemon
+from tests.conftest import Daemon, serve_daemon
 from tests.support import free_port
 
 MAX_EXAMPLES = int(os.environ.get("BROWSERPOOL_FUZZ_EXAMPLES", "50"))
 DERANDOMIZE = os.environ.get("BROWSERPOOL_FUZZ_RANDOM", "") != "1"
 
 EVENTS = "/v1/browser/sessions/events"  # SSE: streams until the client leaves, not a request/response call
-DOCUMENT: dict[str, Any] = create_app(local_worker, Settings(redis_prefix="openapi")).openapi()
+DOCUMENT: dict[str, Any] = build_app(Settings(redis_prefix="openapi")).openapi()
 schema = schemathesis.openapi.from_dict(DOCUMENT).exclude(path=EVENTS, method="GET")
 
 
@@ -138,8 +138,8 @@ class Target:
 
     @staticmethod
     async def _admin(daemon: Daemon) -> dict[str, str]:
-        admin = await daemon.runtime.accounts.add_user(f"fuzz-admin-{uuid.uuid4().hex[:8]}", None, admin=True)
-        issued = await daemon.runtime.accounts.create_api_key(admin, "fuzz")
+        admin = await daemon.runtime.shared.accounts.add_user(f"fuzz-admin-{uuid.uuid4().hex[:8]}", None, admin=True)
+        issued = await daemon.runtime.shared.accounts.create_api_key(admin, "fuzz")
         return {"X-API-Key": issued.secret}
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:

@@ -81,14 +81,14 @@ async def test_a_stored_webhook_delivery_cannot_send_to_does_not_starve_the_othe
     sink = WebhookReceiver()
     try:
         async with start_daemon(settings_) as daemon:  # ticked by hand below: the interval never comes
-            accounts, hooks = daemon.runtime.accounts, daemon.runtime.webhooks
+            accounts, hooks = daemon.runtime.shared.accounts, daemon.runtime.control.webhooks
             for name, url in (("mallory", "http://127.0.0.1:8080a/"), ("alice", sink.url)):
                 user = await accounts.add_user(f"{name}-{uuid.uuid4().hex[:6]}", None)
                 headers = {"X-API-Key": (await accounts.create_api_key(user, "t")).secret}
                 await hooks.create(user.user_id, url)  # past the API's check, as a hook stored before it
                 sid = (await daemon.create(headers))["session_id"]
                 assert (await daemon.client.delete(f"/v1/browser/sessions/{sid}", headers=headers)).status_code == 204
-            await daemon.runtime.webhook_dispatcher.tick()
+            await daemon.runtime.control.webhook_dispatcher.tick()
             assert sink.received, "alice's webhook got nothing"
     finally:
         sink.close()

@@ -1,7 +1,9 @@
 """Running one role of the daemon under uvicorn, with drain-aware signal handling."""
 
+import asyncio
 import logging
 import signal
+import socket
 import sys
 from types import FrameType
 
@@ -11,7 +13,8 @@ from orchestrator.config import Settings
 from orchestrator.redis_server import DEFAULT_LOCAL_URL, INSTALL_HINT, EmbeddedRedis, answers, find_redis_server
 from orchestrator.runtime import Role, Runtime
 
-from .app import create_app
+from .compose import build_app
+from .logs import redact_server_logs
 
 
 class _DenialIsNotAnError(logging.Filter):
@@ -24,19 +27,27 @@ class _DenialIsNotAnError(logging.Filter):
 
 class DaemonServer(uvicorn.Server):
     """On a worker, the first SIGTERM drains (sessions carry on, the internal API keeps serving them)
-    and the process exits when the drain ends; a second signal exits at once. Other roles stop at once."""
+    and the process exits when the drain ends; a second signal exits at once. Other roles stop at once.
+
+    The signal handler only schedules: the drain itself starts on the event loop."""
 
     def __init__(self, config: uvicorn.Config, runtime: Runtime) -> None:
         super().__init__(config)
         self.runtime = runtime
         self._terms = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
         runtime.request_exit = self._exit
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().startup(sockets)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if self.runtime.role is Role.WORKER and sig == signal.SIGTERM and not self.should_exit:
             self._terms += 1
-            if self._terms == 1:
-                self.runtime.begin_drain()  # a no-op if an operator's drain is already under way
+            if self._terms == 1 and self._loop is not None:
+                # begin_drain is a no-op if an operator's drain is already under way
+                self._loop.call_soon_threadsafe(self.runtime.begin_drain)
                 return None
         return super().handle_exit(sig, frame)
 
@@ -67,13 +78,7 @@ def run(settings: Settings, role: Role) -> int:
     if problem:
         print(f"browserpool: {problem}", file=sys.stderr)
         return 1
-    worker_factory = None
-    if role.has_browsers:
-        from workers.factory import local_worker
-
-        worker_factory = local_worker
-
-    app = create_app(worker_factory, settings, role)
+    app = build_app(settings, role)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -84,5 +89,6 @@ def run(settings: Settings, role: Role) -> int:
     )
     server = DaemonServer(config, app.state.runtime)
     logging.getLogger("uvicorn.error").addFilter(_DenialIsNotAnError())
+    redact_server_logs()
     server.run()
     return 0 if server.started else 1

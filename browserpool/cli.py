@@ -9,55 +9,55 @@ from orchestrator.errors import BrowserpoolError
 from orchestrator.redis_server import RedisUnavailable
 from orchestrator.runtime import Role
 
-from . import operator
+from . import commands
 from .logs import configure_logging
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="browserpool", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="run the API, the reaper and a browser worker in one process")
-    commands.add_parser("api", help="run the API and the reaper only; sessions live on workers")
-    commands.add_parser("worker", help="run a browser worker only, reached by API nodes through Redis's registry")
+    parsers = parser.add_subparsers(dest="command", required=True)
+    parsers.add_parser("serve", help="run the API, the reaper and a browser worker in one process")
+    parsers.add_parser("api", help="run the API and the reaper only; sessions live on workers")
+    parsers.add_parser("worker", help="run a browser worker only, reached by API nodes through Redis's registry")
 
-    users = commands.add_parser("users", help="manage users").add_subparsers(dest="sub", required=True)
+    users = parsers.add_parser("users", help="manage users").add_subparsers(dest="sub", required=True)
     add = users.add_parser("add", help="create a user")
     add.add_argument("name")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.add_argument("--admin", action="store_true", help="may use /v1/admin (pool state, draining workers)")
-    add.set_defaults(handler=operator.users_add)
+    add.set_defaults(handler=commands.users_add)
     passwd = users.add_parser("passwd", help="change a password (revokes the user's bearer tokens)")
     passwd.add_argument("name")
     passwd.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    passwd.set_defaults(handler=operator.users_passwd)
+    passwd.set_defaults(handler=commands.users_passwd)
     limit = users.add_parser("limit", help="set a user's live-session limit (a number, 0 for none, or default)")
     limit.add_argument("name")
     limit.add_argument("limit", help="N, 0 (no limit) or 'default' (BROWSERPOOL_MAX_SESSIONS_PER_USER)")
-    limit.set_defaults(handler=operator.users_limit)
+    limit.set_defaults(handler=commands.users_limit)
 
-    keys = commands.add_parser("keys", help="manage API keys").add_subparsers(dest="sub", required=True)
+    keys = parsers.add_parser("keys", help="manage API keys").add_subparsers(dest="sub", required=True)
     create = keys.add_parser("create", help="create an API key for a user; prints only the key")
     create.add_argument("name", help="the user the key belongs to")
     create.add_argument("--label", default="cli", help="the key's name, shown in GET /v1/api-keys")
-    create.set_defaults(handler=operator.keys_create)
+    create.set_defaults(handler=commands.keys_create)
 
-    workers = commands.add_parser("workers", help="see and drain workers").add_subparsers(dest="sub", required=True)
-    workers.add_parser("ls", help="list live workers").set_defaults(handler=operator.workers_ls)
+    workers = parsers.add_parser("workers", help="see and drain workers").add_subparsers(dest="sub", required=True)
+    workers.add_parser("ls", help="list live workers").set_defaults(handler=commands.workers_ls)
     drain = workers.add_parser("drain", help="ask a worker to drain (no new sessions; it exits when done)")
     drain.add_argument("worker_id")
     drain.add_argument("--wait", action="store_true", help="return only once the worker has left")
-    drain.set_defaults(handler=operator.workers_drain)
+    drain.set_defaults(handler=commands.workers_drain)
 
-    sessions = commands.add_parser("sessions", help="see and close sessions").add_subparsers(dest="sub", required=True)
+    sessions = parsers.add_parser("sessions", help="see and close sessions").add_subparsers(dest="sub", required=True)
     ls = sessions.add_parser("ls", help="live sessions of every user")
     ls.add_argument("--user", help="only this user's")
     ls.add_argument("--all", action="store_true", help="also those ended within the retention period")
-    ls.set_defaults(handler=operator.sessions_ls)
+    ls.set_defaults(handler=commands.sessions_ls)
     close = sessions.add_parser("close", help="close a session (its worker closes the context)")
     close.add_argument("session_id")
-    close.set_defaults(handler=operator.sessions_close)
+    close.set_defaults(handler=commands.sessions_close)
 
-    commands.add_parser("doctor", help="check Redis, Chromium, flags and /dev/shm; say what to fix")
+    parsers.add_parser("doctor", help="check Redis, Chromium, flags and /dev/shm; say what to fix")
     return parser
 
 

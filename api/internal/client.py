@@ -1,4 +1,4 @@
-"""A worker in another process or on another host, reached over its internal HTTP API."""
+"""A worker in another process or on another host, as an API node reaches it over the internal API."""
 
 import asyncio
 import contextlib
@@ -15,28 +15,7 @@ from orchestrator.models import SessionSpec
 from orchestrator.registry import WorkerInfo
 from orchestrator.worker import Activity, CdpClient, ClientGone, NavigationResult
 
-from .routes.internal import SECRET_HEADER
-
-
-def _error(payload: dict[str, Any], status: int) -> errors.BrowserpoolError:
-    """Turn an internal API error back into the exception the worker raised."""
-    name, detail = payload.get("error"), str(payload.get("detail", "worker error"))
-    match name:
-        case "PoolFull":
-            return errors.PoolFull()
-        case "PoolUnavailable":
-            return errors.PoolUnavailable(detail)
-        case "SessionEnded":
-            return errors.SessionEnded(str(payload.get("status", "failed")))
-        case "ActionTimedOut":
-            return errors.ActionTimedOut(detail)
-        case "ActionFailed":
-            return errors.ActionFailed(detail, upstream=status != 400)
-        case "InvalidInput":
-            return errors.InvalidInput(detail)
-        case "NavigationRefused":
-            return errors.NavigationRefused(detail)
-    return errors.PoolUnavailable(f"worker answered {status}: {detail}")
+from .wire import PREFIX, SECRET_HEADER, OpenSession, raise_again
 
 
 class RemoteWorker:
@@ -45,7 +24,7 @@ class RemoteWorker:
         self.address = info.address
         self._secret = secret
         self._http = httpx.AsyncClient(
-            base_url=f"{info.address}/internal/sessions", headers={SECRET_HEADER: secret}, timeout=timeout
+            base_url=f"{info.address}{PREFIX}", headers={SECRET_HEADER: secret}, timeout=timeout
         )
 
     @property
@@ -53,13 +32,7 @@ class RemoteWorker:
         return self._worker_id
 
     async def open_session(self, session_id: str, spec: SessionSpec) -> None:
-        body = {
-            "viewport_width": spec.viewport_width,
-            "viewport_height": spec.viewport_height,
-            "user_agent": spec.user_agent,
-            "timeout_seconds": spec.timeout_seconds,
-        }
-        await self._call("PUT", f"/{session_id}", json=body)
+        await self._call("PUT", f"/{session_id}", json=OpenSession.of(spec).model_dump())
 
     async def close_session(self, session_id: str, reason: str = "session ended") -> None:
         await self._call("DELETE", f"/{session_id}", params={"reason": reason})
@@ -79,7 +52,7 @@ class RemoteWorker:
 
     async def relay_cdp(self, session_id: str, client: CdpClient, on_activity: Activity) -> None:
         """Pipe the client's frames to the worker's relay, which scopes them and records activity."""
-        url = self.address.replace("http", "ws", 1) + f"/internal/sessions/{session_id}/cdp"
+        url = self.address.replace("http", "ws", 1) + f"{PREFIX}/{session_id}/cdp"
         try:
             upstream = await connect(url, additional_headers={SECRET_HEADER: self._secret}, max_size=None)
         except (OSError, InvalidHandshake) as exc:
@@ -99,7 +72,7 @@ class RemoteWorker:
                 payload = response.json()
             except ValueError:
                 payload = {"detail": response.text[:200]}
-            raise _error(payload, response.status_code)
+            raise raise_again(payload, response.status_code)
         return response
 
 

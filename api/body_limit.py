@@ -1,0 +1,94 @@
+"""Bounds on what a request body may cost: its size and the time it takes to arrive.
+
+A plain ASGI middleware in front of everything, so an oversized or trickling body is refused before
+any route (or authentication) reads it: 413 past the size, 408 past the time, each with a JSON body.
+When a body turns out too large or too slow while the app is reading it, the middleware answers itself
+and tells the app the client has gone, so whatever the app would answer then is dropped.
+"""
+
+import asyncio
+import json
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+GONE: Message = {"type": "http.disconnect"}
+
+
+class BodyLimit:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.timeout = timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_bytes:
+            await _answer(send, 413, self._too_large())
+            return
+        await self.app(scope, *_Bounded(self, receive, send).channels())
+
+    def _too_large(self) -> str:
+        return f"the request body is larger than {self.max_bytes} bytes"
+
+
+class _Bounded:
+    """One request's receive and send, with the body's size and arrival time watched."""
+
+    def __init__(self, limit: BodyLimit, receive: Receive, send: Send) -> None:
+        self.limit = limit
+        self._receive = receive
+        self._send = send
+        self.received = 0
+        self.started = False  # the app began its answer: too late to answer for it
+        self.answered = False  # we answered for it: drop whatever it sends
+        self.deadline = asyncio.get_running_loop().time() + limit.timeout
+
+    def channels(self) -> tuple[Receive, Send]:
+        return self.receive, self.send
+
+    async def receive(self) -> Message:
+        if self.answered:
+            return GONE
+        remaining = self.deadline - asyncio.get_running_loop().time()
+        try:
+            message = await asyncio.wait_for(self._receive(), max(remaining, 0.001))
+        except TimeoutError:
+            return await self._refuse(408, f"the request body did not arrive within {self.limit.timeout:g}s")
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            if self.received > self.limit.max_bytes:
+                return await self._refuse(413, self.limit._too_large())
+        return message
+
+    async def send(self, message: Message) -> None:
+        if self.answered:
+            return
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self._send(message)
+
+    async def _refuse(self, status: int, detail: str) -> Message:
+        if not self.started:
+            self.answered = True
+            await _answer(self._send, status, detail)
+        return GONE
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _answer(send: Send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": [*headers, (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})

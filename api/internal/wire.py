@@ -1,0 +1,82 @@
+"""What crosses the internal API between API nodes and workers, defined once for both ends.
+
+Paths, the secret header, the body that opens a session, and errors: a worker answers an error with a
+stable string code from `ERRORS`; the API node raises the same orchestrator error again from that code.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel
+
+from orchestrator import errors
+from orchestrator.models import SessionSpec
+
+PREFIX = "/internal/sessions"
+SECRET_HEADER = "X-Browserpool-Internal"
+
+Payload = dict[str, Any]
+
+
+class OpenSession(BaseModel):
+    viewport_width: int
+    viewport_height: int
+    user_agent: str | None
+    timeout_seconds: int
+
+    @classmethod
+    def of(cls, spec: SessionSpec) -> "OpenSession":
+        return cls(
+            viewport_width=spec.viewport_width,
+            viewport_height=spec.viewport_height,
+            user_agent=spec.user_agent,
+            timeout_seconds=spec.timeout_seconds,
+        )
+
+    def spec(self) -> SessionSpec:
+        return SessionSpec(self.viewport_width, self.viewport_height, self.user_agent, self.timeout_seconds)
+
+
+def _detail(payload: Payload) -> str:
+    return str(payload.get("detail", "worker error"))
+
+
+# code -> (the error class a worker raises, how an API node raises it again from the wire)
+ERRORS: dict[str, tuple[type[errors.BrowserpoolError], Callable[[Payload], errors.BrowserpoolError]]] = {
+    "pool_full": (errors.PoolFull, lambda p: errors.PoolFull()),
+    "pool_unavailable": (errors.PoolUnavailable, lambda p: errors.PoolUnavailable(_detail(p))),
+    "session_ended": (errors.SessionEnded, lambda p: errors.SessionEnded(str(p.get("status", "failed")))),
+    "action_timed_out": (errors.ActionTimedOut, lambda p: errors.ActionTimedOut(_detail(p))),
+    "action_failed": (
+        errors.ActionFailed,
+        lambda p: errors.ActionFailed(_detail(p), upstream=bool(p.get("upstream", True))),
+    ),
+    "invalid_input": (errors.InvalidInput, lambda p: errors.InvalidInput(_detail(p))),
+    "navigation_refused": (errors.NavigationRefused, lambda p: errors.NavigationRefused(_detail(p))),
+}
+
+
+def error_code(exc: errors.BrowserpoolError) -> str | None:
+    """The wire code of an error a worker raised, or None for one that has none (answered as a failure)."""
+    for code, (kind, _) in ERRORS.items():
+        if type(exc) is kind:
+            return code
+    return None
+
+
+def error_fields(exc: errors.BrowserpoolError) -> Payload:
+    """What a worker adds to its error body so the API node can raise the same error again."""
+    fields: Payload = {"error": error_code(exc), "detail": str(exc)}
+    if isinstance(exc, errors.ActionFailed):
+        fields["upstream"] = exc.upstream
+    if isinstance(exc, errors.SessionEnded):
+        fields["status"] = exc.status
+    return fields
+
+
+def raise_again(payload: Payload, status: int) -> errors.BrowserpoolError:
+    """The error a worker's error answer stands for."""
+    entry = ERRORS.get(str(payload.get("error")))
+    if entry is None:
+        return errors.PoolUnavailable(f"worker answered {status}: {_detail(payload)}")
+    return entry[1](payload)

@@ -1,0 +1,37 @@
+"""Websocket plumbing shared by the public CDP route and the worker's internal CDP route."""
+
+from fastapi import WebSocket
+from fastapi.responses import JSONResponse
+
+from orchestrator.worker import ClientGone
+
+
+class ClientSocket:
+    """Starlette's websocket as the worker's CdpClient."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self.websocket = websocket
+
+    async def receive_text(self) -> str:
+        message = await self.websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            raise ClientGone()
+        text = message.get("text")
+        if text is None:
+            raw = message.get("bytes") or b""
+            text = raw.decode("utf-8", errors="replace")
+        return str(text)
+
+    async def send_text(self, data: str) -> None:
+        await self.websocket.send_text(data)
+
+    async def close(self, code: int, reason: str) -> None:
+        await self.websocket.close(code, reason)
+
+
+async def refuse(websocket: WebSocket, code: int, detail: str) -> None:
+    """Refuse before the upgrade: an HTTP answer with a JSON body where the server supports it, else 403."""
+    try:
+        await websocket.send_denial_response(JSONResponse({"detail": detail}, status_code=code))
+    except RuntimeError:
+        await websocket.close(1008, detail)
