@@ -23,6 +23,7 @@ from orchestrator.registry import WorkerRegistry
 from orchestrator.runtime import ControlPlane, Runtime, Shared
 from orchestrator.sessions import SessionService
 from orchestrator.store import SessionStore
+from orchestrator.stream_leases import StreamLeases
 from orchestrator.webhooks import WebhookStore
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
@@ -98,12 +99,17 @@ def get_webhooks(control: ControlDep) -> WebhookStore:
     return control.webhooks
 
 
+def get_event_streams(control: ControlDep) -> StreamLeases:
+    return control.event_streams
+
+
 StoreDep = Annotated[SessionStore, Depends(get_store)]
 AccountsDep = Annotated[AccountStore, Depends(get_accounts)]
 RegistryDep = Annotated[WorkerRegistry, Depends(get_registry)]
 SessionsDep = Annotated[SessionService, Depends(get_sessions)]
 QueueDep = Annotated[CreateQueue | None, Depends(get_queue)]
 WebhooksDep = Annotated[WebhookStore, Depends(get_webhooks)]
+EventStreamsDep = Annotated[StreamLeases, Depends(get_event_streams)]
 
 
 class Authenticator:

@@ -91,6 +91,7 @@ class Settings(BaseSettings):
     # --- isolation: request bodies (api/body_limit.py) ---
     max_body_bytes: int = Field(1024 * 1024, ge=1024)  # larger request bodies answer 413 before any route reads them
     body_timeout: float = Field(30.0, gt=0)  # a body still arriving after this answers 408
+    max_event_streams_per_user: int = Field(5, ge=0)  # open SSE streams per user, all API nodes; 0: no limit
 
     # --- isolation: egress and webhooks ---
     # Webhooks may target loopback addresses (never the pool's own ports): for tests and single-host setups only.

@@ -1,5 +1,6 @@
 """Every Redis key browserpool uses. Nobody else builds a key string."""
 
+import hashlib
 from dataclasses import dataclass
 
 
@@ -23,6 +24,10 @@ class Keys:
     def user_events(self, user_id: str) -> str:
         """Stream of the user's session lifecycle events."""
         return f"{self.prefix}:user:{user_id}:events"
+
+    def user_event_streams(self, user_id: str) -> str:
+        """Sorted set of the user's open event-stream (SSE) connections, scored by when their lease runs out (ms)."""
+        return f"{self.prefix}:user:{user_id}:event-streams"
 
     @property
     def stats(self) -> str:
@@ -117,12 +122,13 @@ class Keys:
     def webhook_lock(self) -> str:
         return f"{self.prefix}:lock:webhooks"
 
-    def rate(self, credential: str, minute: int) -> str:
-        """Requests counted for one credential in one minute (expires with it)."""
-        return f"{self.prefix}:rate:{credential}:{minute}"
+    def rate(self, user_id: str, minute: int) -> str:
+        """Requests counted for one user (all their credentials together) in one minute (expires with it)."""
+        return f"{self.prefix}:rate:user:{user_id}:{minute}"
 
     def login_failures(self, name: str) -> str:
-        return f"{self.prefix}:login-failures:{name}"
+        """Login attempts on one name in its lockout window. Named by a digest: the name comes from anyone."""
+        return f"{self.prefix}:login-failures:{hashlib.sha256(name.encode()).hexdigest()[:32]}"
 
     def user_tokens(self, user_id: str) -> str:
         """Digests of the user's live bearer tokens (revoked together on a password change)."""

@@ -32,6 +32,7 @@ from .redis_server import EmbeddedRedis, resolve_redis_url
 from .registry import WorkerRegistry
 from .sessions import CreatePolicy, SessionService
 from .store import SessionStore
+from .stream_leases import StreamLeases
 from .webhook_delivery import WebhookDispatcher
 from .webhooks import WebhookStore
 from .worker import OwnedWorker
@@ -89,6 +90,7 @@ class ControlPlane:
     webhooks: WebhookStore
     webhook_dispatcher: WebhookDispatcher
     reaper: Reaper
+    event_streams: StreamLeases
 
 
 class NotStarted(RuntimeError):
@@ -185,6 +187,7 @@ class Runtime:
                 sessions.after_ended,
                 warning_seconds=settings.expiry_warning,
             ),
+            event_streams=StreamLeases(shared.redis, self.keys, settings.max_event_streams_per_user),
         )
 
     async def shutdown(self) -> None:

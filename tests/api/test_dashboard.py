@@ -28,7 +28,13 @@ async def test_dashboard_lists_sessions_and_shows_a_live_view(daemon_settings: S
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=find_chromium(daemon_settings.chromium_path))
             page = await browser.new_page(viewport={"width": 1400, "height": 900})
-            await page.goto(base + "/")
+            violations: list[str] = []
+            page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+            answer = await page.goto(base + "/")
+            assert answer is not None
+            sent = await answer.all_headers()
+            assert "default-src 'none'" in sent["content-security-policy"]
+            assert sent["x-frame-options"] == "DENY" and sent["x-content-type-options"] == "nosniff"
             await page.fill("#apikey", key)
             await page.click("button[type=submit]")
 
@@ -52,6 +58,7 @@ async def test_dashboard_lists_sessions_and_shows_a_live_view(daemon_settings: S
 
             await page.click("#close")
             await expect(rows).to_have_count(1)
+            assert violations == []  # the policy lets the page do all of the above, and nothing else
             await browser.close()
         status = (await daemon.client.get(f"/v1/browser/sessions/{first['session_id']}", headers=headers)).json()
         assert status["status"] == "closed"

@@ -72,3 +72,24 @@ async def test_an_ended_session_says_when_and_why(daemon: Daemon) -> None:
 async def test_events_need_credentials(daemon: Daemon) -> None:
     response = await daemon.client.get(SESSIONS + "events")
     assert response.status_code == 401
+
+
+async def test_event_streams_per_user_are_bounded_and_freed(redis_url: str, prefix: str, tmp_path: Path) -> None:
+    settings = make_settings(redis_url, prefix, tmp_path, max_event_streams_per_user=2)
+    async with serve_daemon(settings) as daemon:
+        me, other = await daemon.user(), await daemon.user()
+        url = SESSIONS + "events"
+        async with daemon.client.stream("GET", url, headers=me) as first:
+            async with daemon.client.stream("GET", url, headers=me) as second:
+                assert first.status_code == second.status_code == 200
+                third = await daemon.client.get(url, headers=me)
+                assert third.status_code == 429 and "at most 2 event streams" in third.json()["detail"]
+                async with daemon.client.stream("GET", url, headers=other) as others:
+                    assert others.status_code == 200  # one user's streams never count against another's
+        # closed streams give their places back (the server notices the disconnect within one read)
+        for _ in range(50):
+            async with daemon.client.stream("GET", url, headers=me) as again:
+                if again.status_code == 200:
+                    break
+            await asyncio.sleep(0.2)
+        assert again.status_code == 200
