@@ -42,14 +42,14 @@ def _password(args: argparse.Namespace) -> str:
 async def users_passwd(settings: Settings, args: argparse.Namespace) -> str:
     password = _password(args)
     async with _redis(settings) as (redis, keys):
-        await AccountStore(redis, keys, settings.token_ttl).set_password(args.name, password)
+        await AccountStore.from_settings(redis, keys, settings).set_password(args.name, password)
     return f"password of {args.name!r} changed; its bearer tokens are revoked"
 
 
 async def users_limit(settings: Settings, args: argparse.Namespace) -> str:
     limit = None if args.limit == "default" else int(args.limit)
     async with _redis(settings) as (redis, keys):
-        await AccountStore(redis, keys, settings.token_ttl).set_session_limit(args.name, limit)
+        await AccountStore.from_settings(redis, keys, settings).set_session_limit(args.name, limit)
     shown = f"the default ({settings.max_sessions_per_user or 'none'})" if limit is None else str(limit or "none")
     return f"live-session limit of {args.name!r}: {shown}"
 
@@ -57,13 +57,13 @@ async def users_limit(settings: Settings, args: argparse.Namespace) -> str:
 async def users_add(settings: Settings, args: argparse.Namespace) -> str:
     password = _password(args)
     async with _redis(settings) as (redis, keys):
-        user = await AccountStore(redis, keys, settings.token_ttl).add_user(args.name, password, admin=args.admin)
+        user = await AccountStore.from_settings(redis, keys, settings).add_user(args.name, password, admin=args.admin)
     return f"created {'admin ' if user.is_admin else ''}user {user.name!r}"
 
 
 async def keys_create(settings: Settings, args: argparse.Namespace) -> str:
     async with _redis(settings) as (redis, keys):
-        accounts = AccountStore(redis, keys, settings.token_ttl)
+        accounts = AccountStore.from_settings(redis, keys, settings)
         issued = await accounts.create_api_key(await accounts.user_by_name(args.name), args.label)
     return issued.secret
 
@@ -116,7 +116,7 @@ async def sessions_ls(settings: Settings, args: argparse.Namespace) -> str:
     """Live sessions of every user (or one); with --all, also those ended within the retention period."""
     async with _redis(settings) as (redis, keys):
         store = SessionStore(redis, keys, settings.retention)
-        accounts = AccountStore(redis, keys, settings.token_ttl)
+        accounts = AccountStore.from_settings(redis, keys, settings)
         users = {u.user_id: u.name for u in await accounts.users()}
         wanted = [uid for uid, name in users.items() if args.user in (None, name)]
         if args.user and not wanted:

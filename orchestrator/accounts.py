@@ -6,17 +6,24 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from redis.asyncio import Redis
+from redis.exceptions import WatchError
 
 from . import clock
-from .errors import QuotaExceeded, UnknownUser, UserExists
+from .config import Settings
+from .errors import InvalidInput, QuotaExceeded, UnknownUser, UserExists
 from .keys import Keys
+from .passwords import PasswordHashing
 
 API_KEY_PREFIX = "bp_"
-LOGIN_FAILURES_ALLOWED = 5
+LOGIN_FAILURES_ALLOWED = 5  # attempts per name and lockout window; the one after is refused unchecked
 LOGIN_LOCKOUT_SECONDS = 300
+USER_NAME_MAX = 128
+
+
+def valid_user_name(name: str) -> bool:
+    """The user-name rule: 1 to USER_NAME_MAX printable characters."""
+    return 0 < len(name) <= USER_NAME_MAX and name.isprintable()
 
 
 @dataclass(frozen=True)
@@ -51,11 +58,25 @@ def _digest(secret: str) -> str:
 
 
 class AccountStore:
-    def __init__(self, redis: Redis, keys: Keys, token_ttl: int) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        token_ttl: int,
+        *,
+        max_api_keys: int = 20,
+        hashing: PasswordHashing | None = None,
+    ) -> None:
         self.redis = redis
         self.keys = keys
         self.token_ttl = token_ttl
-        self._hasher = PasswordHasher()
+        self.max_api_keys = max_api_keys
+        self.hashing = hashing or PasswordHashing()
+
+    @classmethod
+    def from_settings(cls, redis: Redis, keys: Keys, settings: Settings) -> "AccountStore":
+        hashing = PasswordHashing(settings.password_hash_threads, settings.password_hash_waiting)
+        return cls(redis, keys, settings.token_ttl, max_api_keys=settings.max_api_keys_per_user, hashing=hashing)
 
     # --- users -------------------------------------------------------------------------------
 
@@ -63,6 +84,8 @@ class AccountStore:
         return int(await self.redis.scard(self.keys.users))
 
     async def add_user(self, name: str, password: str | None, admin: bool = False) -> User:
+        if not valid_user_name(name):
+            raise InvalidInput(f"a user name is 1 to {USER_NAME_MAX} printable characters", loc=("name",))
         user = User(user_id=uuid.uuid4().hex, name=name, is_admin=admin)
         if not await self.redis.set(self.keys.username(name), user.user_id, nx=True):
             raise UserExists(f"user {name!r} already exists")
@@ -73,7 +96,7 @@ class AccountStore:
             "admin": "1" if admin else "0",
         }
         if password is not None:
-            fields["password_hash"] = self._hasher.hash(password)
+            fields["password_hash"] = await self.hashing.hash(password)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(self.keys.user(user.user_id), mapping=fields)
             pipe.sadd(self.keys.users, user.user_id)
@@ -94,43 +117,54 @@ class AccountStore:
         return user
 
     async def check_password(self, name: str, password: str) -> User | None:
+        """The user, if the password is theirs. The hash runs in the hashing threads, never on the event loop."""
         user_id = await self.redis.get(self.keys.username(name))
         stored = await self.redis.hget(self.keys.user(user_id), "password_hash") if user_id else None
         if not stored:
             # Spend the same effort for an unknown user, so timing does not reveal who exists.
-            self._hasher.hash(password)
+            await self.hashing.hash(password)
             return None
-        try:
-            self._hasher.verify(stored, password)
-        except (VerificationError, InvalidHashError):
+        if not await self.hashing.verify(stored, password):
             return None
         return await self._user(user_id)
 
     # --- bearer tokens -----------------------------------------------------------------------
 
     async def login(self, name: str, password: str) -> User | None:
-        """check_password, refusing for a while after repeated failures (against password guessing)."""
-        failures_key = self.keys.login_failures(name)
-        failures = int(await self.redis.get(failures_key) or 0)
-        if failures >= LOGIN_FAILURES_ALLOWED:
-            wait = max(int(await self.redis.ttl(failures_key)), 1)
-            raise QuotaExceeded(f"too many failed logins for {name!r}; retry in {wait} s", retry_after=wait)
-        user = await self.check_password(name, password)
-        if user is None:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.incr(failures_key)
-                pipe.expire(failures_key, LOGIN_LOCKOUT_SECONDS)
-                await pipe.execute()
-        else:
-            await self.redis.delete(failures_key)
+        """check_password, refusing for a while after repeated failures (against password guessing).
+
+        The attempt is counted before the password is checked, in one atomic step, so concurrent guesses
+        cannot all pass the check: at most LOGIN_FAILURES_ALLOWED hashes per name and window, however many
+        arrive at once. A name outside the user-name rule exists nowhere and is refused before Redis.
+        """
+        if not valid_user_name(name):
+            return None
+        async with self.hashing.turn():  # taken first: a busy answer costs the name none of its attempts
+            await self._count_login_attempt(name)
+            user = await self.check_password(name, password)
+        if user is not None:
+            await self.redis.delete(self.keys.login_failures(name))
         return user
+
+    async def _count_login_attempt(self, name: str) -> None:
+        """Count one attempt in the name's lockout window (opened by the first); QuotaExceeded past the limit."""
+        key = self.keys.login_failures(name)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(key, 0, ex=LOGIN_LOCKOUT_SECONDS, nx=True)
+            pipe.incr(key)
+            pipe.ttl(key)
+            _, attempts, ttl = await pipe.execute()
+        if int(attempts) > LOGIN_FAILURES_ALLOWED:
+            wait = max(int(ttl), 1)
+            raise QuotaExceeded(f"too many failed logins for {name!r}; retry in {wait} s", retry_after=wait)
 
     async def set_password(self, name: str, password: str) -> User:
         """Change a password and revoke every bearer token the user holds, at once."""
         user = await self.user_by_name(name)
+        password_hash = await self.hashing.hash(password)
         digests = await self.redis.smembers(self.keys.user_tokens(user.user_id))
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(self.keys.user(user.user_id), "password_hash", self._hasher.hash(password))
+            pipe.hset(self.keys.user(user.user_id), "password_hash", password_hash)
             for digest in digests:
                 pipe.delete(self.keys.token(digest))
             pipe.delete(self.keys.user_tokens(user.user_id), self.keys.login_failures(name))
@@ -163,6 +197,7 @@ class AccountStore:
     # --- API keys ----------------------------------------------------------------------------
 
     async def create_api_key(self, user: User, name: str) -> IssuedApiKey:
+        """A new key for the user, unless they already hold `max_api_keys` (QuotaExceeded: revoke one first)."""
         key_id = uuid.uuid4().hex[:16]
         secret = f"{API_KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
         key = ApiKey(key_id=key_id, name=name, created_at_ms=clock.now_ms())
@@ -175,11 +210,26 @@ class AccountStore:
             "user_name": user.name,
             "user_admin": "1" if user.is_admin else "0",
         }
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(self.keys.api_key(key_id), mapping=fields)
-            pipe.sadd(self.keys.user_api_keys(user.user_id), key_id)
-            await pipe.execute()
+        await self._add_api_key(user.user_id, key_id, fields)
         return IssuedApiKey(key=key, secret=secret)
+
+    async def _add_api_key(self, user_id: str, key_id: str, fields: dict[str, str]) -> None:
+        """Store the key if the user is under the cap: checked and written in one WATCHed transaction, so
+        concurrent creates cannot pass the cap together."""
+        held_key = self.keys.user_api_keys(user_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(held_key)
+                    if int(await pipe.scard(held_key)) >= self.max_api_keys:
+                        raise QuotaExceeded(f"you hold {self.max_api_keys} API keys, the limit; revoke one first")
+                    pipe.multi()
+                    pipe.hset(self.keys.api_key(key_id), mapping=fields)
+                    pipe.sadd(held_key, key_id)
+                    await pipe.execute()
+                    return
+                except WatchError:
+                    continue  # another key was created or revoked meanwhile: count again
 
     async def user_for_api_key(self, secret: str) -> User | None:
         key_id = _key_id_of(secret)

@@ -30,4 +30,6 @@ class CdpTokens:
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
     def verify(self, session_id: str, token: str) -> bool:
-        return hmac.compare_digest(self.token_for(session_id), token)
+        """Whether `token` opens the session. Anything not ASCII is simply wrong (compare_digest on str
+        would raise on it, and a query string can carry any character)."""
+        return token.isascii() and hmac.compare_digest(self.token_for(session_id), token)

@@ -1,6 +1,9 @@
 """Who may call: API keys, bearer tokens, and one user never reaching another's sessions."""
 
-from tests.conftest import Daemon
+from pathlib import Path
+
+from orchestrator.accounts import USER_NAME_MAX
+from tests.conftest import Daemon, make_settings, start_daemon
 
 SESSIONS = "/v1/browser/sessions/"
 
@@ -34,7 +37,7 @@ async def test_password_flow_gives_an_expiring_bearer_token(daemon: Daemon) -> N
     assert token["expires_in"] == daemon.runtime.settings.token_ttl
     bearer = {"Authorization": f"Bearer {token['access_token']}"}
     assert (await daemon.client.get(SESSIONS, headers=bearer)).status_code == 200
-    ttl = await daemon.runtime.redis.ttl(
+    ttl = await daemon.runtime.shared.redis.ttl(
         daemon.runtime.keys.token(__import__("hashlib").sha256(token["access_token"].encode()).hexdigest())
     )
     assert 0 < ttl <= daemon.runtime.settings.token_ttl
@@ -91,3 +94,24 @@ async def test_another_users_session_is_404_everywhere_and_untouched(daemon: Dae
     assert mine.json()["status"] == "active"
     check = await daemon.client.post(base + "/evaluate", json={"expression": "location.href"}, headers=alice)
     assert check.json() == {"result": "about:blank"}
+
+
+async def test_api_keys_per_user_are_capped(redis_url: str, prefix: str, tmp_path: Path) -> None:
+    async with start_daemon(make_settings(redis_url, prefix, tmp_path, max_api_keys_per_user=3)) as daemon:
+        me = await daemon.user()  # holds one key already
+        created = [await daemon.client.post("/v1/api-keys", json={"name": f"k{n}"}, headers=me) for n in range(2)]
+        assert [c.status_code for c in created] == [201, 201]
+        refused = await daemon.client.post("/v1/api-keys", json={"name": "one-too-many"}, headers=me)
+        assert refused.status_code == 429 and "revoke one" in refused.json()["detail"]
+        assert len((await daemon.client.get("/v1/api-keys", headers=me)).json()) == 3
+
+        key_id = created[0].json()["key_id"]
+        assert (await daemon.client.delete(f"/v1/api-keys/{key_id}", headers=me)).status_code == 204
+        assert (await daemon.client.post("/v1/api-keys", json={"name": "again"}, headers=me)).status_code == 201
+
+
+async def test_an_impossible_user_name_is_an_ordinary_failed_login(daemon: Daemon) -> None:
+    unknown = await daemon.client.post("/v1/auth/token", data={"username": "nobody", "password": "x"})
+    for name in ["n" * (USER_NAME_MAX + 1), "tab\there"]:
+        response = await daemon.client.post("/v1/auth/token", data={"username": name, "password": "x"})
+        assert response.status_code == 401 and response.json() == unknown.json()
