@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV    := $(VENV)/.installed-dev
 
-.PHONY: setup setup-dev run test lint bench soak clean redis-server
+.PHONY: setup setup-dev run test fidelity lint bench soak clean redis-server
 
 # What the daemon needs to run: its runtime dependencies, a Chromium and a redis-server binary.
 setup: $(STAMP)
@@ -47,6 +47,10 @@ run: setup
 
 test: setup-dev
 	$(BIN)/pytest
+
+# Real Playwright and Puppeteer scenarios, run against a plain local Chromium and through a pool session.
+fidelity: setup-dev
+	$(BIN)/pytest -m fidelity tests/fidelity
 
 lint: setup-dev
 	$(BIN)/ruff check browserpool orchestrator api workers browserpool_client tests bench

@@ -37,9 +37,15 @@ DEFAULT = Shape("default ({})", {}, None, None)
 CUSTOM = Shape("custom viewport + UA", CUSTOM_BODY, CUSTOM_VIEWPORT, CUSTOM_UA)
 
 
-def via_api(client: httpx.AsyncClient, shape: Shape) -> Measured:
+def via_api(client: httpx.AsyncClient, shape: Shape, new_each_time: bool = False) -> Measured:
+    """Create (timed) and delete one session; `new_each_time` asks for a shape never seen before each time."""
+    count = 0
+
     async def start() -> float:
-        ms, created = await timed(client.post(PATH, json=shape.body))
+        nonlocal count
+        count += 1
+        body = {**shape.body, "user_agent": f"{CUSTOM_UA} new/{count}"} if new_each_time else shape.body
+        ms, created = await timed(client.post(PATH, json=body))
         if created.status_code != 201:
             raise RuntimeError(f"create answered {created.status_code}: {created.text[:300]}")
         deleted = await client.delete(f"{PATH}{created.json()['session_id']}")
@@ -87,11 +93,13 @@ async def run(client: httpx.AsyncClient, playwright: Playwright, executable: str
     api = {
         "seq default": await sample(via_api(client, DEFAULT), budget.count(120), budget.seconds(60), warmup=10),
         "seq custom": await sample(via_api(client, CUSTOM), budget.count(120), budget.seconds(60), warmup=5),
+        "seq new shape": await sample(via_api(client, CUSTOM, True), budget.count(60), budget.seconds(45), warmup=2),
         "concurrent default": await concurrent(via_api(client, DEFAULT), budget.count(20), budget.seconds(60)),
     }
     base = {
         "seq default": await sample(fresh_browser(playwright, executable, DEFAULT), budget.count(30), 60, warmup=2),
         "seq custom": await sample(fresh_browser(playwright, executable, CUSTOM), budget.count(20), 45, warmup=1),
+        "seq new shape": await sample(fresh_browser(playwright, executable, CUSTOM), budget.count(10), 30, warmup=1),
         "concurrent default": await concurrent(fresh_browser(playwright, executable, DEFAULT), budget.count(4), 60),
     }
     reference = summarize(await floor(playwright, executable, budget))
@@ -105,7 +113,8 @@ async def concurrent(op: Measured, per_client: int, budget_s: float) -> list[flo
 
 VARIANTS = {
     "seq default": "default ({}), sequential",
-    "seq custom": "1024x768 + UA, sequential",
+    "seq custom": "1024x768 + UA repeated (a learned shape), sequential",
+    "seq new shape": "a shape never asked for before, sequential",
     "concurrent default": f"default ({{}}), {CLIENTS} clients",
 }
 

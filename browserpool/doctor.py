@@ -9,6 +9,7 @@ from importlib.metadata import version
 from orchestrator.config import Settings
 from orchestrator.redis_server import DEFAULT_LOCAL_URL, EmbeddedRedis, answers, find_redis_server
 from workers.chromium import ChromiumNotFound, find_chromium
+from workers.isolation_report import sandbox_finding, state_dir_finding, user_finding
 from workers.slot import CHROMIUM_ARGS
 
 MIN_SHM_MIB = 64
@@ -79,7 +80,13 @@ def run_checks(settings: Settings) -> list[Check]:
     disk = shutil.disk_usage(settings.state_dir if settings.state_dir.exists() else "/tmp")
     roomy = disk.free > 512 * 1024 * 1024
     space = Check("disk", roomy, f"{disk.free // (1024 * 1024)} MiB free", "" if roomy else "free some disk space")
-    return [_redis(settings), _chromium(settings), flags, _shm(), space]
+    isolation = [
+        user_finding(settings.chromium_user),
+        sandbox_finding(settings.chromium_user, settings.chromium_sandbox),
+        state_dir_finding(settings.state_dir),
+    ]
+    found = [Check(f.name, f.ok, f.detail, f.fix) for f in isolation]
+    return [_redis(settings), _chromium(settings), flags, _shm(), space, *found]
 
 
 def report(checks: list[Check]) -> tuple[str, bool]:

@@ -90,11 +90,9 @@ class WorkerAgent:
         await self.store.transition_many(ids, SessionStatus.FAILED, now, reason=EndReason.CONTEXT_LOST, sources=LIVE)
         await self.store.transition_many(ids, SessionStatus.CLOSED, now, sources={SessionStatus.CLOSING})
 
-    async def end_lost(self, session_ids: Sequence[str], reason: str) -> None:
+    async def end_lost(self, session_ids: Sequence[str], reason: EndReason) -> None:
         """Sessions whose browser died under them: mark them failed."""
-        moved = await self.store.transition_many(
-            session_ids, SessionStatus.FAILED, clock.now_ms(), reason=EndReason(reason)
-        )
+        moved = await self.store.transition_many(session_ids, SessionStatus.FAILED, clock.now_ms(), reason=reason)
         for t in moved:
             self.activity.forget(t.session_id)
         if moved:

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     contexts_per_browser: int = Field(20, ge=1, le=1000)
     chromium_path: str | None = None
     warm_contexts: int = Field(4, ge=0, le=50)  # ready default-shaped contexts kept per browser
+    # Other shapes asked for recently: up to WARM_SHAPES of them, WARM_CONTEXTS_PER_SHAPE ready contexts each.
+    warm_shapes: int = Field(4, ge=0, le=50)
+    warm_contexts_per_shape: int = Field(2, ge=0, le=20)
     # What pages may reach (link-local and cloud metadata addresses never): private ranges, loopback.
     allow_private_networks: bool = True
     allow_loopback: bool = True
@@ -63,8 +66,8 @@ class Settings(BaseSettings):
     shutdown_grace: float = Field(10.0, gt=0)
 
     # --- isolation: the CDP relay's limits ---
-    # Per CDP connection. Past its rate a client is paced (the relay leaves its socket unread until the budget
-    # refills); one held back more than half the time for about cdp_flood_seconds is closed with 1008.
+    # Per CDP connection. Past its rate a client is paced (its messages wait, a burst's worth at most, then its
+    # socket is left unread); one that keeps a full backlog at its limit for cdp_flood_seconds is closed (1008).
     cdp_commands_per_second: float = Field(500.0, gt=0, le=1_000_000)
     cdp_bytes_per_second: int = Field(8 * 1024 * 1024, ge=64 * 1024)  # client -> browser
     cdp_burst_seconds: float = Field(2.0, gt=0, le=600)  # both budgets save up this many seconds' worth
@@ -97,7 +100,7 @@ class Settings(BaseSettings):
     # Webhooks may target loopback addresses (never the pool's own ports): for tests and single-host setups only.
     webhooks_allow_loopback: bool = False
     webhook_timeout: float = Field(10.0, gt=0, le=300)  # seconds for one whole delivery (connect, send, answer)
-    webhook_concurrency: int = Field(32, ge=1, le=1000)  # webhooks delivered to at once (each in order, alone)
+    webhook_concurrency: int = Field(64, ge=1, le=1000)  # webhook POSTs in flight at once (each webhook's in order)
 
     @model_validator(mode="after")
     def _timeouts_agree(self) -> "Settings":

@@ -1,4 +1,10 @@
-"""Session states, which transitions are allowed, and when a session is due to end."""
+"""Session states and which transitions are allowed: the one table of the lifecycle rules.
+
+What runs is the Lua in orchestrator/lua: scripts.py hands these rules to every script (which statuses
+are live, where a session starts, which end reasons the deadline rules give), and the store passes each
+move's allowed sources from `sources_of`. The deadline rules themselves (when a session is due, and why)
+are written once, in lua/rules.lua; tests/orchestrator/test_lifecycle_rules.py exercises the scripts.
+"""
 
 from enum import StrEnum
 
@@ -20,6 +26,7 @@ class SessionStatus(StrEnum):
         return self in TERMINAL
 
 
+INITIAL = SessionStatus.STARTING
 LIVE = frozenset({SessionStatus.STARTING, SessionStatus.ACTIVE})
 TERMINAL = frozenset({SessionStatus.CLOSED, SessionStatus.EXPIRED, SessionStatus.FAILED})
 
@@ -39,8 +46,8 @@ def may_become(current: SessionStatus, target: SessionStatus) -> bool:
 
 
 def sources_of(target: SessionStatus) -> frozenset[SessionStatus]:
-    """Every state from which `target` may be reached."""
-    return frozenset(src for src, targets in _ALLOWED.items() if target in targets)
+    """Every state from which `target` may be reached: what the store hands the transition script."""
+    return frozenset(source for source in SessionStatus if may_become(source, target))
 
 
 class EndReason(StrEnum):
@@ -53,17 +60,3 @@ class EndReason(StrEnum):
     SHUTDOWN = "shutdown"
     START_FAILED = "start_failed"
     CONTEXT_LOST = "context_lost"  # its record said live, but its worker held no context for it
-
-
-def deadline_ms(expires_at_ms: int, last_activity_ms: int, idle_timeout_s: int) -> int:
-    """The moment a session ends unless something moves it: its hard deadline or its idle limit."""
-    return min(expires_at_ms, last_activity_ms + idle_timeout_s * 1000)
-
-
-def due_reason(expires_at_ms: int, last_activity_ms: int, idle_timeout_s: int, now: int) -> EndReason | None:
-    """Why a session is due to end at `now`, or None if it is not."""
-    if expires_at_ms <= now:
-        return EndReason.TIMEOUT
-    if last_activity_ms + idle_timeout_s * 1000 <= now:
-        return EndReason.IDLE
-    return None

@@ -1,24 +1,9 @@
-"""Where a new session goes."""
+"""Which worker a new session goes to (which browser inside a worker is the worker's own choice: workers.placement)."""
 
 import random
 from collections.abc import Sequence
 
 from .registry import WorkerInfo
-
-
-def least_loaded(loads: Sequence[int | None], capacity: int) -> int | None:
-    """Index of the browser with the fewest sessions and room for one more.
-
-    `loads[i]` is None for a browser that cannot take sessions (down, restarting).
-    Ties go to the lowest index. None when no browser has room.
-    """
-    best: int | None = None
-    for index, load in enumerate(loads):
-        if load is None or load >= capacity:
-            continue
-        if best is None or load < loads[best]:  # type: ignore[operator]
-            best = index
-    return best
 
 
 def rank_workers(workers: Sequence[WorkerInfo], rng: random.Random) -> list[WorkerInfo]:

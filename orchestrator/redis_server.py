@@ -1,9 +1,12 @@
 """Finding a Redis: the configured URL, one on 127.0.0.1:6379, or a private embedded redis-server."""
 
+import contextlib
 import ctypes
 import logging
+import os
 import shutil
 import signal
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -19,8 +22,29 @@ INSTALL_HINT = (
 )
 
 
+# What of the daemon's environment redis-server gets: never BROWSERPOOL_* (its /proc/<pid>/environ is readable
+# by processes of the same user, which Chromium may be).
+REDIS_ENVIRONMENT = ("PATH", "LANG", "TZ")
+
+
 class RedisUnavailable(RuntimeError):
     pass
+
+
+def make_private(directory: Path) -> None:
+    """Create `directory` (and parents) if missing; then it and everything under it that is ours become the
+    daemon user's alone: directories 0700, files 0600. The state directory holds the embedded Redis's
+    append-only file, which holds every secret (token secret, internal secret, key hashes)."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    uid = os.geteuid()
+    for path in (directory, *directory.rglob("*")):
+        with contextlib.suppress(FileNotFoundError):  # a file going away meanwhile is no longer exposed
+            info = path.lstat()
+            if info.st_uid != uid or stat.S_ISLNK(info.st_mode):
+                continue
+            wanted = 0o700 if stat.S_ISDIR(info.st_mode) else 0o600
+            if info.st_mode & 0o777 != wanted:
+                path.chmod(wanted)
 
 
 def answers(url: str, timeout: float = 0.3) -> bool:
@@ -66,7 +90,8 @@ class EmbeddedRedis:
         binary = find_redis_server()
         if binary is None:
             raise RedisUnavailable(INSTALL_HINT)
-        self.dir.mkdir(parents=True, exist_ok=True)
+        make_private(self.dir.parent)  # the state directory and everything in it
+        self.dir.mkdir(mode=0o700, exist_ok=True)
         self.socket.unlink(missing_ok=True)
         args = [
             binary,
@@ -90,7 +115,12 @@ class EmbeddedRedis:
         # Its own session: a Ctrl-C meant for the daemon must not kill the store before the daemon
         # has recorded its sessions as closed. It still ends with the daemon (see _die_with_parent).
         self.process = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent
+            args,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+            umask=0o077,  # its append-only files and log: 0600, whatever the daemon's umask
+            env={key: os.environ[key] for key in REDIS_ENVIRONMENT if key in os.environ},
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -10,12 +10,11 @@ from redis.asyncio.client import Pipeline
 
 from . import clock
 from .errors import QuotaExceeded
+from .events import EVENTS_KEPT, EventStream
 from .keys import Keys
-from .lifecycle import EndReason, SessionStatus, deadline_ms, sources_of
+from .lifecycle import EndReason, SessionStatus, sources_of
 from .models import LISTED_FIELDS, SessionRecord
 from .scripts import Scripts
-
-EVENTS_KEPT = 1000  # per user; older events are trimmed
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +51,11 @@ class SessionStore:
         self.keys = keys
         self.retention_seconds = retention_seconds
         self._scripts = Scripts.register(redis)
+        self.events = EventStream(redis, keys)  # the owners' event streams, which the scripts also write
 
     async def create(self, record: SessionRecord, max_live: int = 0) -> None:
         """Write a new record and its indexes in one script: all of it or none. Raises QuotaExceeded when
         the owner already has `max_live` live sessions (their own `max_sessions`, if set, wins; 0: no limit)."""
-        deadline = deadline_ms(record.expires_at_ms, record.last_activity_ms, record.idle_timeout)
         pairs = [item for field_value in record.to_hash().items() for item in field_value]
         refused_at = await self._scripts.create(
             keys=[
@@ -68,7 +67,7 @@ class SessionStore:
                 self.keys.user_events(record.user_id),
                 self.keys.user(record.user_id),
             ],
-            args=[max_live, record.session_id, record.created_at_ms, deadline, EVENTS_KEPT, *pairs],
+            args=[max_live, record.session_id, record.created_at_ms, EVENTS_KEPT, *pairs],
         )
         if refused_at:
             raise QuotaExceeded(f"you already have {refused_at} live sessions, your limit; close one first")
@@ -83,12 +82,8 @@ class SessionStore:
             pipe.srem(self.keys.worker_sessions(record.worker_id), record.session_id)
             pipe.hincrby(self.keys.stats, "status:starting", -1)
             pipe.hincrby(self.keys.stats, "created", -1)
-            self._event(pipe, record.user_id, "withdrawn", record.session_id, "", clock.now_ms())
+            self.events.append(pipe, record.user_id, "withdrawn", record.session_id, "", clock.now_ms())
             await pipe.execute()
-
-    def _event(self, pipe: Pipeline, user_id: str, kind: str, session_id: str, status: str, at_ms: int) -> None:
-        fields = {"type": kind, "session_id": session_id, "status": status, "reason": "", "at_ms": at_ms}
-        pipe.xadd(self.keys.user_events(user_id), fields, maxlen=EVENTS_KEPT, approximate=True)
 
     async def warn_expiring(self, sessions: Sequence[tuple[str, str, int]]) -> None:
         """Emit `expiring` for (session id, user id, deadline) and remember that deadline was warned of."""
@@ -97,18 +92,8 @@ class SessionStore:
         async with self.redis.pipeline(transaction=False) as pipe:
             for session_id, user_id, deadline in sessions:
                 pipe.hset(self.keys.session(session_id), "warned_deadline_ms", deadline)
-                self._event(pipe, user_id, "expiring", session_id, "active", deadline)
+                self.events.append(pipe, user_id, "expiring", session_id, SessionStatus.ACTIVE, deadline)
             await pipe.execute()
-
-    async def last_event_id(self, user_id: str) -> str:
-        """Where a reader that wants only new events starts."""
-        newest = await self.redis.xrevrange(self.keys.user_events(user_id), count=1)
-        return str(newest[0][0]) if newest else "0-0"
-
-    async def events(self, user_id: str, after: str, block_ms: int) -> list[tuple[str, dict[str, str]]]:
-        """The user's events after stream id `after`, waiting up to `block_ms` for the first one."""
-        reply = await self.redis.xread({self.keys.user_events(user_id): after}, count=100, block=block_ms)
-        return [(event_id, fields) for _, entries in reply for event_id, fields in entries]
 
     async def stats(self) -> dict[str, int]:
         return {k: int(v) for k, v in (await self.redis.hgetall(self.keys.stats)).items()}

@@ -10,10 +10,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .lifecycle import EndReason
 from .models import SessionSpec
 
 # Called by a worker when sessions die under it (browser crash): (session ids, end reason).
-SessionsLost = Callable[[Sequence[str], str], Awaitable[None]]
+SessionsLost = Callable[[Sequence[str], EndReason], Awaitable[None]]
 Activity = Callable[[], Awaitable[None]]
 LoadChanged = Callable[["WorkerLoad"], Awaitable[None]]
 

@@ -1,62 +1,54 @@
 """What one CDP connection may see and do: its session's browser contexts and nothing else.
 
-Pure protocol logic, no I/O: the relay asks `command()` about every client message and `event()`
-about every browser event, and does what the answers say. Browser-level methods pass only through
-an allow-list; target ids, context ids and child session ids are checked against what this
-connection owns or attached.
+Pure protocol logic: the relay asks `command()` about every client message and `event()` about every
+browser event, and does what the answers say. Every command, on the root connection, on browser-level
+sessions and on page, frame and worker sessions alike, is looked up in one policy table
+(workers/cdp_policy.py); the checks the table names live here, with what they need to know: which
+targets, sessions, windows, downloads and streams belong to this connection. The only I/O is the
+realpath lookup of file paths a client names (workers/cdp_files.py).
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 from orchestrator.urls import scheme_refused
 
-Json = dict[str, Any]
-Upstream = tuple[str, Json, str | None]  # (method, params, sessionId) the relay sends on its own behalf
+from .cdp_contexts import MAX_EXTRA_CONTEXTS, ContextCreations
+from .cdp_files import path_outside
+from .cdp_policy import Action, Channel, Check, refusal, rule_for
+from .cdp_verdicts import Caller, Command, Event, Json, Upstream, chain
 
-MAX_EXTRA_CONTEXTS = 8
+__all__ = ["MAX_EXTRA_CONTEXTS", "CdpScope", "Command", "Event", "Json"]
 
-# Browser-level methods a client may call, each with how its parameters are checked.
-_PASS = "pass"
-_CONTEXT = "context"  # acts on a browser context: default to the session's, refuse others
-_TARGET = "target"  # acts on a target: must be one of ours
-_OWN_HANDLERS = "own"  # handled by a method of CdpScope
-
-
-@dataclass
-class Command:
-    """The verdict on one client command."""
-
-    params: Json | None = None  # forward with these parameters
-    error: str | None = None  # answer the client with this error
-    result: Json | None = None  # answer the client with this result, without asking the browser
-    after: Callable[[Json], Json] | None = None  # rewrite the browser's result before the client sees it
+_ALLOWING = ("allow", "allowAndName")  # download behaviours that write files
+_PAGE_COOKIES = {  # Storage cookie calls on a page session, as the Network calls that act on the page's context
+    "Storage.getCookies": "Network.getAllCookies",
+    "Storage.setCookies": "Network.setCookies",
+    "Storage.clearCookies": "Network.clearBrowserCookies",
+}
 
 
-@dataclass
-class Event:
-    """The verdict on one browser event."""
-
-    forward: bool
-    upstream: list[Upstream] = field(default_factory=list)
+CheckFn = Callable[["CdpScope", str, Json, Caller], Command]
 
 
 class CdpScope:
     def __init__(
         self,
         context_id: str,
-        download_dir: str,
+        files_dir: str,
         extra_contexts: set[str] | None = None,
         on_context_created: Callable[[str], None] | None = None,
     ) -> None:
         self.primary_context = context_id
-        self.download_dir = download_dir
+        self.files_dir = files_dir  # the session's own directory: downloads land here, uploads come from here
         self.extra_contexts = extra_contexts if extra_contexts is not None else set()
         self._on_context_created = on_context_created
-        self.attached: set[str] = set()  # child session ids this connection attached
-        self.targets: set[str] = set()  # target ids known to be ours
+        self._creations = ContextCreations(context_id, self.extra_contexts)
+        self.attached: dict[str, str] = {}  # child session id -> its target id, sessions this connection attached
+        self.browser_sessions: set[str] = set()  # browser-level sessions from Target.attachToBrowserTarget
+        self.targets: dict[str, str] = {}  # target id -> its browser context, targets known to be ours
+        self.windows: set[int] = set()  # window ids of our targets
         self.downloads: set[str] = set()  # download guids of our pages
+        self.streams: set[tuple[str | None, str]] = set()  # (session id, handle) of streams returned to us
 
     @property
     def contexts(self) -> set[str]:
@@ -65,183 +57,323 @@ class CdpScope:
     # --- client -> browser -------------------------------------------------------------------
 
     def command(self, method: str, params: Json, session_id: str | None) -> Command:
-        if session_id is not None and session_id not in self.attached:
-            return Command(error=f"no session {session_id!r} attached on this connection")
-        domain = method.partition(".")[0]
-        refused_url = scheme_refused(str(params["url"])) if method in _URL_METHODS and "url" in params else None
-        if refused_url:
-            return Command(error=refused_url)
-        if session_id is not None and domain not in ("Target", "Browser", "Storage"):
-            if method == "Page.setDownloadBehavior":
-                return Command(error=f"{method} is not allowed; use Browser.setDownloadBehavior")
-            return Command(params=params)  # page-, worker- and frame-level methods act on our own target
-        rule = _BROWSER_METHODS.get(method)
-        if rule is None:
-            return Command(error=f"{method} is not allowed on a browserpool session")
-        if rule == _PASS:
+        channel = self._channel(session_id)
+        if channel is None:
+            why = (
+                f"session {session_id!r} was not attached on this connection (other connections' sessions are not "
+                "yours). Attach first: Target.attachToTarget {flatten: true} or Target.setAutoAttach"
+            )
+            return Command(error=refusal(method, why))
+        rule = rule_for(method, channel)
+        if rule.action is Action.PASS:  # the common case: decided without building anything
             return Command(params=params)
-        if rule == _CONTEXT:
-            return self._in_context(params)
-        if rule == _TARGET:
-            return self._on_target(params)
-        handler: Callable[[Json], Command] = getattr(self, "_" + method.replace(".", "_"))
-        return handler(params)
+        if rule.action is Action.REFUSE:
+            return Command(error=refusal(method, rule.reason))
+        return self._scoped(method, params, self._caller(session_id, channel), rule.checks)
 
-    def _in_context(self, params: Json, default: bool = True) -> Command:
+    def _channel(self, session_id: str | None) -> Channel | None:
+        """Which rules apply to a session: the root's, a target's, or none (not this connection's)."""
+        if session_id is None or session_id in self.browser_sessions:
+            return Channel.BROWSER
+        return Channel.TARGET if session_id in self.attached else None
+
+    def _caller(self, session_id: str | None, channel: Channel) -> Caller:
+        if channel is Channel.BROWSER or session_id is None:
+            return Caller(session_id, Channel.BROWSER, self.primary_context)
+        return Caller(session_id, channel, self.targets.get(self.attached[session_id], self.primary_context))
+
+    def _scoped(self, method: str, params: Json, caller: Caller, checks: tuple[Check, ...]) -> Command:
+        """Apply the checks in order: each may rewrite the parameters, add a result rewrite, or refuse."""
+        verdict = Command(params=params)
+        for check in checks:
+            step = _CHECKS[check](self, method, verdict.params if verdict.params is not None else {}, caller)
+            if step.error is not None:
+                return Command(error=refusal(method, step.error))
+            if step.result is not None:
+                return step
+            verdict = Command(
+                params=step.params, method=step.method or verdict.method, after=chain(verdict.after, step.after)
+            )
+        return verdict
+
+    # --- checks: contexts and targets --------------------------------------------------------
+
+    def _context(self, method: str, params: Json, caller: Caller) -> Command:
         context = params.get("browserContextId")
-        if context is None and default:
-            return Command(params={**params, "browserContextId": self.primary_context})
+        if context is None:
+            return Command(params={**params, "browserContextId": caller.context})
         if context not in self.contexts:
-            return Command(error="browser context not found")
+            return _no(
+                f"browser context {context!r} is not one of this session's (other sessions' contexts are hidden). "
+                "leave browserContextId out to mean the session's own; Target.getBrowserContexts lists those you made"
+            )
         return Command(params=params)
 
-    def _on_target(self, params: Json) -> Command:
-        if params.get("targetId") not in self.targets:
-            return Command(error="no target with given id found")
+    def _target(self, method: str, params: Json, caller: Caller) -> Command:
+        if "targetId" not in params:
+            return _no("it needs the targetId of one of this session's targets (Target.getTargets lists them)")
+        return self._own_target(method, params, caller)
+
+    def _own_target(self, method: str, params: Json, caller: Caller) -> Command:
+        target = params.get("targetId")
+        if target is not None and target not in self.targets:
+            return _no(
+                f"target {target!r} is not one of this session's (other sessions' targets are hidden). "
+                "Target.getTargets lists yours"
+            )
         return Command(params=params)
 
-    def _Target_getBrowserContexts(self, params: Json) -> Command:
-        return Command(result={"browserContextIds": sorted(self.contexts)})
+    def _new_target(self, method: str, params: Json, caller: Caller) -> Command:
+        context = str(params.get("browserContextId", caller.context))
 
-    def _Target_getTargets(self, params: Json) -> Command:
-        return Command(params={}, after=self._only_our_targets)
+        def remember(result: Json) -> Json:
+            if "targetId" in result:
+                self.targets[result["targetId"]] = context
+            return result
 
-    def _Target_getTargetInfo(self, params: Json) -> Command:
-        if "targetId" in params:
-            return self._on_target(params)
-        return Command(params=params)  # the browser target itself: version data only
+        return Command(params=params, after=remember)
 
-    def _Target_createTarget(self, params: Json) -> Command:
-        verdict = self._in_context(params)
-        if verdict.params is None:
-            return verdict
-        return Command(params=verdict.params, after=self._remember_target)
+    def _attach(self, method: str, params: Json, caller: Caller) -> Command:
+        target = str(params.get("targetId"))
 
-    def _Target_attachToTarget(self, params: Json) -> Command:
-        if params.get("targetId") not in self.targets:
-            return Command(error="no target with given id found")
-        return Command(params={**params, "flatten": True}, after=self._remember_session)
+        def remember(result: Json) -> Json:
+            if "sessionId" in result:
+                self.attached[result["sessionId"]] = target
+            return result
 
-    def _Target_setAutoAttach(self, params: Json) -> Command:
+        return Command(params={**params, "flatten": True}, after=remember)
+
+    def _auto_attach(self, method: str, params: Json, caller: Caller) -> Command:
         return Command(params={**params, "flatten": True})
 
-    def _Target_detachFromTarget(self, params: Json) -> Command:
-        if params.get("sessionId") not in self.attached:
-            return Command(error="no session with given id found")
+    def _detach(self, method: str, params: Json, caller: Caller) -> Command:
+        session = params.get("sessionId")
+        if session is None and params.get("targetId") in self.targets:
+            return Command(params=params)
+        if session not in self.attached and session not in self.browser_sessions:
+            return _no(
+                f"session {session!r} was not attached on this connection; detach only sessions you attached "
+                "(Target.attachToTarget, Target.attachToBrowserTarget or auto-attach)"
+            )
         return Command(params=params)
 
-    def _Target_createBrowserContext(self, params: Json) -> Command:
-        if len(self.extra_contexts) >= MAX_EXTRA_CONTEXTS:
-            return Command(error=f"a session may create at most {MAX_EXTRA_CONTEXTS} extra browser contexts")
-        allowed = {k: v for k, v in params.items() if k == "disposeOnDetach"}  # no proxies or origins of theirs
+    def _browser_session(self, method: str, params: Json, caller: Caller) -> Command:
+        def remember(result: Json) -> Json:
+            if "sessionId" in result:
+                self.browser_sessions.add(result["sessionId"])
+            return result
+
+        return Command(params=params, after=remember)
+
+    def _list_contexts(self, method: str, params: Json, caller: Caller) -> Command:
+        """The contexts the client made: the session's own plays the browser's default context, which a
+        browser never lists (so Puppeteer's defaultBrowserContext() holds the session's pages, as with a
+        browser of one's own; Playwright treats unlisted contexts the same way)."""
+        return Command(result={"browserContextIds": sorted(self.extra_contexts)})
+
+    def _list_targets(self, method: str, params: Json, caller: Caller) -> Command:
+        def ours_only(result: Json) -> Json:
+            infos = [info for info in result.get("targetInfos", []) if info.get("browserContextId") in self.contexts]
+            self.targets.update((info["targetId"], info["browserContextId"]) for info in infos)
+            return {**result, "targetInfos": infos}
+
+        return Command(params=params, after=ours_only)
+
+    def _create_context(self, method: str, params: Json, caller: Caller) -> Command:
+        if params.get("proxyServer") is not None or params.get("proxyBypassList") is not None:
+            return _no(
+                "per-context proxies are not available through browserpool yet (every page's traffic leaves "
+                "through the pool's egress guard); create the session with the proxy you need when that exists, "
+                "or do not pass proxy to new_context"
+            )
+        if params.get("originsWithUniversalNetworkAccess"):
+            return _no(
+                "granting origins universal network access would let pages read across origins (and perhaps "
+                "local files) past the pool's checks; leave originsWithUniversalNetworkAccess out"
+            )
+        if not self._creations.has_room():
+            return _no(
+                f"a session may create at most {MAX_EXTRA_CONTEXTS} extra browser contexts (creations still in "
+                "flight count); dispose one with Target.disposeBrowserContext first"
+            )
+        self._creations.begin()
+        allowed = {key: value for key, value in params.items() if key == "disposeOnDetach"}
         return Command(params=allowed, after=self._remember_context)
-
-    def _Target_disposeBrowserContext(self, params: Json) -> Command:
-        context = params.get("browserContextId")
-        if context == self.primary_context:
-            return Command(error="the session's own browser context is closed by deleting the session")
-        if context not in self.extra_contexts:
-            return Command(error="browser context not found")
-        self.extra_contexts.discard(context)
-        return Command(params=params)
-
-    def _Browser_setDownloadBehavior(self, params: Json) -> Command:
-        verdict = self._in_context(params)
-        if verdict.params is None or params.get("behavior") not in ("allow", "allowAndName"):
-            return verdict
-        return Command(params={**verdict.params, "downloadPath": self.download_dir})  # never a path of theirs
-
-    # --- results -----------------------------------------------------------------------------
-
-    def _only_our_targets(self, result: Json) -> Json:
-        infos = [info for info in result.get("targetInfos", []) if info.get("browserContextId") in self.contexts]
-        self.targets.update(info["targetId"] for info in infos)
-        return {**result, "targetInfos": infos}
-
-    def _remember_target(self, result: Json) -> Json:
-        if "targetId" in result:
-            self.targets.add(result["targetId"])
-        return result
-
-    def _remember_session(self, result: Json) -> Json:
-        if "sessionId" in result:
-            self.attached.add(result["sessionId"])
-        return result
 
     def _remember_context(self, result: Json) -> Json:
         context = result.get("browserContextId")
-        if context:
-            self.extra_contexts.add(context)
-            if self._on_context_created is not None:
-                self._on_context_created(context)
+        self._creations.finish(context)
+        if context and self._on_context_created is not None:
+            self._on_context_created(context)
         return result
+
+    def _dispose_context(self, method: str, params: Json, caller: Caller) -> Command:
+        context = params.get("browserContextId")
+        if context == self.primary_context:
+            return _no(
+                "the session's own browser context ends when the session is deleted "
+                "(DELETE /v1/browser/sessions/{id}); dispose only contexts this session created"
+            )
+        if context not in self.extra_contexts:
+            return _no(
+                f"browser context {context!r} was not created by this session (other sessions' contexts are "
+                "hidden); Target.getBrowserContexts lists yours"
+            )
+        self.extra_contexts.discard(context)
+        return Command(params=params)
+
+    # --- checks: windows, downloads, files, streams, cookies ----------------------------------
+
+    def _window_of_target(self, method: str, params: Json, caller: Caller) -> Command:
+        def remember(result: Json) -> Json:
+            if isinstance(result.get("windowId"), int):
+                self.windows.add(result["windowId"])
+            return result
+
+        return Command(params=params, after=remember)
+
+    def _window(self, method: str, params: Json, caller: Caller) -> Command:
+        if params.get("windowId") not in self.windows:
+            return _no(
+                f"window {params.get('windowId')!r} is not a window of this session's targets; ask "
+                "Browser.getWindowForTarget for your target's window first"
+            )
+        return Command(params=params)
+
+    def _download_path(self, method: str, params: Json, caller: Caller) -> Command:
+        rewritten = {key: value for key, value in params.items() if key != "downloadPath"}
+        if params.get("behavior") in _ALLOWING:
+            rewritten["downloadPath"] = self.files_dir  # never a path of the client's
+        return Command(params=rewritten)
+
+    def _download(self, method: str, params: Json, caller: Caller) -> Command:
+        if params.get("guid") not in self.downloads:
+            return _no(
+                f"download {params.get('guid')!r} is not one of this session's downloads "
+                "(Browser.downloadWillBegin names yours)"
+            )
+        return Command(params=params)
+
+    def _files(self, method: str, params: Json, caller: Caller) -> Command:
+        outside = path_outside(params.get("files"), self.files_dir)
+        return _no(outside) if outside else Command(params=params)
+
+    def _drag_files(self, method: str, params: Json, caller: Caller) -> Command:
+        data = params.get("data")
+        if not isinstance(data, dict) or "files" not in data:
+            return Command(params=params)
+        outside = path_outside(data["files"], self.files_dir)
+        return _no(outside) if outside else Command(params=params)
+
+    def _url(self, method: str, params: Json, caller: Caller) -> Command:
+        if "url" not in params:
+            return Command(params=params)
+        refused = scheme_refused(str(params["url"]))
+        if refused:
+            return _no(f"{refused} (pages may not open local files or the browser's own pages)")
+        return Command(params=params)
+
+    def _stream_source(self, method: str, params: Json, caller: Caller) -> Command:
+        def remember(result: Json) -> Json:
+            for handle in _stream_handles(method, result):
+                self.streams.add((caller.session_id, handle))
+            return result
+
+        return Command(params=params, after=remember)
+
+    def _stream(self, method: str, params: Json, caller: Caller) -> Command:
+        key = (caller.session_id, str(params.get("handle")))
+        if key not in self.streams:
+            return _no(
+                f"stream {params.get('handle')!r} was not returned to this connection on this session; read only "
+                "streams a command returned to you (Page.printToPDF, Fetch.takeResponseBodyAsStream, "
+                "Network.loadNetworkResource, IO.resolveBlob), on the session that returned them"
+            )
+        if method == "IO.close":
+            self.streams.discard(key)
+        return Command(params=params)
+
+    def _page_cookies(self, method: str, params: Json, caller: Caller) -> Command:
+        context = params.get("browserContextId")
+        if context is not None and context != caller.context:
+            return _no(
+                "on a page session cookie calls act on the page's own context; for another of your contexts send "
+                "it on the browser connection with that browserContextId"
+            )
+        forwarded = {"cookies": params["cookies"]} if "cookies" in params else {}
+        return Command(params=forwarded, method=_PAGE_COOKIES[method])
 
     # --- browser -> client -------------------------------------------------------------------
 
     def event(self, method: str, params: Json, session_id: str | None) -> Event:
-        if session_id is not None and session_id not in self.attached:
-            return Event(forward=False)
+        channel = self._channel(session_id)
+        if channel is None:
+            return Event(forward=False)  # a session of another connection, or one we let go of
         if method == "Target.attachedToTarget":
-            return self._attached(params)
+            return self._attached(params, session_id)
         if method == "Target.detachedFromTarget":
-            forward = params.get("sessionId") in self.attached
-            self.attached.discard(params.get("sessionId", ""))
+            child = params.get("sessionId", "")
+            forward = child in self.attached or child in self.browser_sessions
+            self.attached.pop(child, None)
+            self.browser_sessions.discard(child)
             return Event(forward=forward)
         if method in ("Target.targetCreated", "Target.targetInfoChanged"):
-            info = params.get("targetInfo", {})
-            if info.get("browserContextId") in self.contexts:
-                self.targets.add(info["targetId"])
-                return Event(forward=True)
-            return Event(forward=False)
+            return self._target_info(params.get("targetInfo", {}))
         if method in ("Target.targetDestroyed", "Target.targetCrashed"):
-            return Event(forward=params.get("targetId") in self.targets)
-        if method == "Browser.downloadWillBegin":
-            if params.get("frameId") in self.targets:
-                self.downloads.add(params.get("guid", ""))
-                return Event(forward=True)
-            return Event(forward=False)
+            forward = params.get("targetId") in self.targets
+            if method == "Target.targetDestroyed":
+                self.targets.pop(params.get("targetId", ""), None)
+            return Event(forward=forward)
+        if method in ("Browser.downloadWillBegin", "Page.downloadWillBegin"):
+            return self._download_began(params, channel)
         if method == "Browser.downloadProgress":
             return Event(forward=params.get("guid") in self.downloads)
-        if session_id is not None:
-            return Event(forward=True)  # events of a target we attached
-        return Event(forward=False)  # any other browser-wide event
+        return Event(forward=channel is Channel.TARGET)  # a target's own events; nothing browser-wide
 
-    def _attached(self, params: Json) -> Event:
+    def _target_info(self, info: Json) -> Event:
+        context = info.get("browserContextId")
+        if context in self.contexts:
+            self.targets[info["targetId"]] = context
+            return Event(forward=True)
+        return Event(forward=False)
+
+    def _download_began(self, params: Json, channel: Channel) -> Event:
+        ours = channel is Channel.TARGET or params.get("frameId") in self.targets
+        if ours:
+            self.downloads.add(params.get("guid", ""))
+        return Event(forward=ours)
+
+    def _attached(self, params: Json, parent: str | None) -> Event:
         info = params.get("targetInfo", {})
         child = params.get("sessionId", "")
+        if info.get("type") == "browser":  # our own Target.attachToBrowserTarget (auto-attach never reaches it)
+            self.browser_sessions.add(child)
+            return Event(forward=True)
         if info.get("browserContextId") in self.contexts:
-            self.attached.add(child)
-            self.targets.add(info.get("targetId", ""))
+            self.attached[child] = info.get("targetId", "")
+            self.targets[info.get("targetId", "")] = info["browserContextId"]
             return Event(forward=True)
         # Auto-attach reached another session's target: let it run on, and let go of it, unseen.
         upstream: list[Upstream] = []
         if params.get("waitingForDebugger"):
             upstream.append(("Runtime.runIfWaitingForDebugger", {}, child))
-        upstream.append(("Target.detachFromTarget", {"sessionId": child}, None))
+        upstream.append(("Target.detachFromTarget", {"sessionId": child}, parent))
         return Event(forward=False, upstream=upstream)
 
 
-# Methods that take a URL to open; file:, chrome: and the like are refused (the REST navigate does the same).
-_URL_METHODS = frozenset({"Page.navigate", "Target.createTarget"})
+# Each check of the policy table is the CdpScope method of its name (held by the class, not by each
+# scope: a scope must hold no reference to itself, so a closed connection's scope is freed at once and
+# its context creations in flight stop counting).
+_CHECKS: dict[Check, CheckFn] = {check: getattr(CdpScope, "_" + check.value) for check in Check}
 
-_BROWSER_METHODS: dict[str, str] = {
-    "Browser.getVersion": _PASS,
-    "Browser.setDownloadBehavior": _OWN_HANDLERS,
-    "Browser.grantPermissions": _CONTEXT,
-    "Browser.resetPermissions": _CONTEXT,
-    "Storage.getCookies": _CONTEXT,
-    "Storage.setCookies": _CONTEXT,
-    "Storage.clearCookies": _CONTEXT,
-    "Target.setDiscoverTargets": _PASS,
-    "Target.setAutoAttach": _OWN_HANDLERS,
-    "Target.getBrowserContexts": _OWN_HANDLERS,
-    "Target.getTargets": _OWN_HANDLERS,
-    "Target.getTargetInfo": _OWN_HANDLERS,
-    "Target.createTarget": _OWN_HANDLERS,
-    "Target.attachToTarget": _OWN_HANDLERS,
-    "Target.detachFromTarget": _OWN_HANDLERS,
-    "Target.activateTarget": _TARGET,
-    "Target.closeTarget": _TARGET,
-    "Target.createBrowserContext": _OWN_HANDLERS,
-    "Target.disposeBrowserContext": _OWN_HANDLERS,
-}
+
+def _no(why: str) -> Command:
+    return Command(error=why)
+
+
+def _stream_handles(method: str, result: Json) -> list[str]:
+    """The stream handles a result hands the client (IO.resolveBlob's uuid reads as `blob:<uuid>`)."""
+    handles = [result.get("stream"), (result.get("resource") or {}).get("stream")]
+    if method == "IO.resolveBlob" and result.get("uuid"):
+        handles.append(f"blob:{result['uuid']}")
+    return [handle for handle in handles if isinstance(handle, str) and handle]

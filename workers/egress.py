@@ -1,89 +1,34 @@
 """The egress guard: every HTTP(S) and websocket request any session's page makes leaves through here.
 
 Chromium runs with --proxy-server pointing at this small forward proxy (loopback only), so pages,
-iframes, redirects, popups, workers and contexts a CDP client made are all covered. The proxy resolves
-each host itself, refuses addresses the policy forbids, and connects to the address it checked (so a
-DNS answer cannot change between the check and the connection).
+iframes, redirects, popups, workers and contexts a CDP client made are all covered. What may be reached
+is the core's one address policy (orchestrator/addresses.py); the proxy asks it for every request and
+connects to the address it checked (so a DNS answer cannot change between the check and the connection).
 """
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
-import socket
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+from orchestrator.addresses import AddressPolicy, hold_own_port, release_own_port
 
 log = logging.getLogger(__name__)
 
-METADATA_NAMES = frozenset({"metadata.google.internal", "metadata", "metadata.azure.internal", "instance-data"})
-HEADER_LIMIT = 64 * 1024
 # A refused or unreachable destination fails the load the way a network failure does: a CONNECT gets an
 # error status (the browser reports ERR_TUNNEL_CONNECTION_FAILED), a plain request an empty answer
 # (ERR_EMPTY_RESPONSE); no page of ours is ever rendered in its place.
 TUNNEL_REFUSED = b"HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n"
 TUNNEL_FAILED = b"HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\n"
-
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-@dataclass(frozen=True)
-class EgressPolicy:
-    """Link-local and cloud metadata addresses are always refused; private ranges and loopback by setting."""
-
-    allow_private: bool = True
-    allow_loopback: bool = True
-    blocked_ports: frozenset[tuple[str, int]] = field(default_factory=frozenset)  # (host, port) always refused
-
-    def refuses(self, address: Address, port: int) -> str | None:
-        """Why this destination is refused, or None if it is allowed."""
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        if address.is_link_local or address.is_multicast or address.is_unspecified or address.is_reserved:
-            return "link-local, multicast or reserved address"
-        if address.is_loopback:
-            if (str(address), port) in self.blocked_ports or ("*", port) in self.blocked_ports:
-                return "the pool's own internal port"
-            return None if self.allow_loopback else "loopback address"
-        if address.is_private and not self.allow_private:
-            return "private address"
-        return None
-
-    def refuses_name(self, host: str) -> str | None:
-        return "cloud metadata name" if host.rstrip(".").lower() in METADATA_NAMES else None
-
-
-async def resolve(host: str, port: int) -> list[Address]:
-    try:
-        return [ipaddress.ip_address(host.strip("[]"))]
-    except ValueError:
-        pass
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
-
-
-async def checked_address(policy: EgressPolicy, host: str, port: int) -> tuple[Address | None, str | None]:
-    """The address to connect to, or why the destination is refused."""
-    why = policy.refuses_name(host)
-    if why:
-        return None, why
-    try:
-        addresses = await resolve(host, port)
-    except OSError:
-        return None, "name does not resolve"
-    for address in addresses:  # refuse if ANY answer is forbidden: a mixed answer is an attack
-        why = policy.refuses(address, port)
-        if why:
-            return None, why
-    return (addresses[0], None) if addresses else (None, "no address")
+CONNECT_TIMEOUT = 15.0
 
 
 class EgressProxy:
-    def __init__(self, policy: EgressPolicy) -> None:
+    def __init__(self, policy: AddressPolicy) -> None:
         self.policy = policy
         self.server: asyncio.Server | None = None
-        self.refused: list[tuple[str, int, str]] = []  # recent refusals, newest last (for tests and logs)
+        self._held_ports: list[int] = []
 
     @property
     def port(self) -> int:
@@ -94,34 +39,38 @@ class EgressProxy:
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
 
     async def stop(self) -> None:
+        for port in self._held_ports:
+            release_own_port(port)
+        self._held_ports = []
         if self.server is not None:
             self.server.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.server.wait_closed(), 2)
             self.server = None
 
-    def refusal_for(self, url: str) -> str | None:
-        """Why the guard refused this URL's host recently, if it did."""
-        parts = urlsplit(url)
-        host = (parts.hostname or "").strip("[]")
-        return next((why for h, _, why in reversed(self.refused) if h == host), None)
-
     def block_ports(self, ports: Iterable[int]) -> None:
-        self.policy = EgressPolicy(
-            self.policy.allow_private,
-            self.policy.allow_loopback,
-            self.policy.blocked_ports | {("*", p) for p in ports},
-        )
+        """Refuse these ports of this host from now on (a browser's debugging port, learned at its launch),
+        here and in every other policy of this process (webhooks), until the guard stops."""
+        for port in ports:
+            hold_own_port(port)
+            self._held_ports.append(port)
+
+    async def refusal_for(self, *urls: str) -> str | None:
+        """Why the policy refuses the first of these URLs it refuses, decided now, for the caller's own URLs
+        (a REST navigation and the requests its page saw fail): nothing is remembered between sessions."""
+        for url in urls:
+            if urlsplit(url).scheme.lower() not in ("http", "https", "ws", "wss"):
+                continue
+            why = (await self.policy.check_url(url)).refusal
+            if why:
+                return why
+        return None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
-            writer.close()
-            return
-        try:
             await self._forward(head, reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, OSError):
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, OSError, ValueError):
             pass
         finally:
             writer.close()
@@ -137,17 +86,15 @@ class EgressProxy:
             host, port, tunnel = url.hostname or "", url.port or 80, False
             path = (url.path or "/") + (f"?{url.query}" if url.query else "")
             outgoing = f"{method} {path} {version}\r\n".encode("latin-1") + _one_request_only(rest)
-        address, why = await checked_address(self.policy, host.strip("[]"), port)
+        address, why = await self.policy.check(host, port)
         if address is None:
-            self.refused.append((host.strip("[]"), port, why or ""))
-            del self.refused[:-100]
             log.info("egress refused: %s:%d (%s)", host, port, why)
             if tunnel:
                 writer.write(TUNNEL_REFUSED)
                 await writer.drain()
             return
         try:
-            up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(str(address), port), 15)
+            up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(str(address), port), CONNECT_TIMEOUT)
         except (OSError, TimeoutError):
             if tunnel:
                 writer.write(TUNNEL_FAILED)

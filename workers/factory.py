@@ -1,8 +1,9 @@
 """Building this process's worker from the settings."""
 
+from orchestrator.addresses import page_policy
 from orchestrator.config import Settings
 
-from .egress import EgressPolicy
+from .cdp_limits import CdpLimits
 from .local import LocalWorker
 
 
@@ -14,5 +15,10 @@ def local_worker(settings: Settings) -> LocalWorker:
         settings.chromium_path,
         settings.action_timeout,
         settings.warm_contexts,
-        EgressPolicy(allow_private=settings.allow_private_networks, allow_loopback=settings.allow_loopback),
+        settings.warm_contexts_per_shape,
+        settings.warm_shapes,
+        page_policy(settings),
+        cdp_limits=CdpLimits.from_settings(settings),
+        chromium_user=settings.chromium_user,
+        chromium_sandbox=settings.chromium_sandbox,
     )

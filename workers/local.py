@@ -12,6 +12,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Playwright, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
+from orchestrator.addresses import AddressPolicy
 from orchestrator.errors import (
     ActionFailed,
     ActionTimedOut,
@@ -20,22 +21,27 @@ from orchestrator.errors import (
     PoolUnavailable,
     SessionEnded,
 )
+from orchestrator.lifecycle import EndReason
 from orchestrator.models import SessionSpec
-from orchestrator.placement import least_loaded
 from orchestrator.worker import CdpClient, LoadChanged, NavigationResult, SessionsLost, WorkerLoad
 
-from .cdp_relay import CdpRelay
+from .cdp_limits import CdpLimits
+from .cdp_relay import CdpRelay, close_client
 from .cdp_scope import CdpScope
 from .chromium import ensure_chromium
+from .chromium_user import resolve_user
 from .devtools import DevToolsUnavailable
-from .egress import EgressPolicy, EgressProxy
+from .egress import EgressProxy
 from .jsonable import jsonable
+from .launcher import ChromiumLaunch, prepare_launch
+from .navigation_watch import NavigationWatch
+from .placement import least_loaded
+from .process_guard import driver_environment, make_undumpable
+from .ready_shapes import ReadyShapes
+from .sandbox import SandboxMode
 from .slot import BrowserSlot, SessionPage
 
 log = logging.getLogger(__name__)
-
-BROWSER_CRASHED = "browser_crashed"
-CHROME_ERROR_PAGE = "chrome-error://chromewebdata/"
 
 
 class LocalWorker:
@@ -47,18 +53,27 @@ class LocalWorker:
         chromium_path: str | None = None,
         action_timeout: float = 30.0,
         warm_contexts: int = 0,
-        egress: EgressPolicy | None = None,
+        warm_per_shape: int = 0,
+        warm_shapes: int = 0,
+        egress: AddressPolicy | None = None,
+        cdp_limits: CdpLimits | None = None,
+        chromium_user: str = "auto",
+        chromium_sandbox: SandboxMode = "auto",
     ) -> None:
         self._worker_id = worker_id
+        self.chromium_user = chromium_user  # BROWSERPOOL_CHROMIUM_USER: see workers.chromium_user
+        self.chromium_sandbox: SandboxMode = chromium_sandbox
+        self.cdp_limits = cdp_limits or CdpLimits()
         self.capacity_per_browser = contexts_per_browser
         self.chromium_path = chromium_path
         self.action_timeout = action_timeout
-        self.warm_contexts = warm_contexts
+        self.ready_shapes = ReadyShapes(warm_contexts, warm_per_shape, warm_shapes)
+        self._warm_again = False
         self.egress = EgressProxy(egress) if egress is not None else None
         self._warming = False
         self.slots = [BrowserSlot(index=i, tag=f"{worker_id}/{i}") for i in range(browsers)]
         self._playwright: Playwright | None = None
-        self._executable = ""
+        self._plan: ChromiumLaunch | None = None  # how browsers start: user, sandbox, environment, directories
         self._on_lost: SessionsLost | None = None
         self._on_load: LoadChanged | None = None
         self._stopping = False
@@ -69,16 +84,28 @@ class LocalWorker:
     def worker_id(self) -> str:
         return self._worker_id
 
+    @property
+    def launch_plan(self) -> ChromiumLaunch | None:
+        """How this worker's browsers start (their user, sandbox, environment, directories); None before start."""
+        return self._plan
+
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self, on_sessions_lost: SessionsLost, on_load_changed: LoadChanged | None = None) -> None:
         self._on_lost = on_sessions_lost
         self._on_load = on_load_changed
-        self._executable = await asyncio.to_thread(ensure_chromium, self.chromium_path)
-        if self.egress is not None:
-            await self.egress.start()
-        self._playwright = await async_playwright().start()
-        await asyncio.gather(*(self._launch(slot) for slot in self.slots))
+        make_undumpable()  # before anything of Chromium's runs: its user may be ours (containers)
+        self._plan = plan = await asyncio.to_thread(self._prepare)
+        try:
+            if self.egress is not None:
+                await self.egress.start()
+            with driver_environment(plan.driver_tmpdir):
+                self._playwright = await async_playwright().start()
+            log.info("Chromium runs as %s; sandbox %s", plan.home.user.name, plan.sandbox.why)
+            await asyncio.gather(*(self._launch(slot) for slot in self.slots))
+        except BaseException:
+            await self.stop()  # a start that failed half-way leaves no driver, browser or directory behind
+            raise
 
     async def stop(self) -> None:
         if self._stopping and self._playwright is None:
@@ -92,6 +119,8 @@ class LocalWorker:
             await playwright.stop()
         if self.egress is not None:
             await self.egress.stop()
+        if self._plan is not None:
+            await asyncio.to_thread(self._plan.home.remove)
 
     def load(self) -> WorkerLoad:
         loads = [slot.load for slot in self.slots]
@@ -123,18 +152,22 @@ class LocalWorker:
         if index is None:
             raise PoolFull()
         slot = self.slots[index]
-        slot.reserved.add(session_id)
+        slot.reserve(session_id)
         return slot
 
     async def open_session(self, session_id: str, spec: SessionSpec) -> None:
         slot = self._reserve(session_id)
         try:
-            held = await slot.open(session_id, spec.viewport_width, spec.viewport_height, spec.user_agent)
+            shape = (spec.viewport_width, spec.viewport_height, spec.user_agent)
+            self.ready_shapes.asked(shape)
+            held = await slot.open(session_id, shape)
         except PlaywrightError as exc:
             raise ActionFailed(f"could not open a browser context: {_first_line(exc)}") from exc
         finally:
-            slot.reserved.discard(session_id)
+            slot.release(session_id)
         held.page.on("crash", lambda _: self._spawn(self._page_crashed(slot, session_id)))
+        if held.context_id is None:  # a context made just now: look its CDP id up before a client connects
+            self._spawn(self._learn_context_id(slot, session_id))
         await self._load_changed()
         self._warm_up()
 
@@ -145,16 +178,28 @@ class LocalWorker:
                 await self._load_changed()
 
     async def relay_cdp(self, session_id: str, client: CdpClient, on_activity: Callable[[], Awaitable[None]]) -> None:
-        slot, held = self._slot_of(session_id)
+        """Relay until either side closes. The session may end during any await of the set-up (a DELETE
+        racing the connect): `held.ended` is checked after each, and the relay registers itself with no
+        await after the last check, so BrowserSlot.close either ends it or ran before and is seen here."""
+        try:
+            slot, held = self._slot_of(session_id)
+        except SessionEnded:
+            await close_client(client, 1000, "session ended")  # ended between the API's check and here
+            return
         try:
             context_id = await slot.context_id(held)
             endpoint = await asyncio.to_thread(slot.cdp_endpoint)
         except (PlaywrightError, DevToolsUnavailable) as exc:
-            raise PoolUnavailable(f"the session's browser cannot take CDP connections: {exc}", retry_after=1) from exc
+            if held.ended is None:
+                message = f"the session's browser cannot take CDP connections: {exc}"
+                raise PoolUnavailable(message, retry_after=1) from exc
+        if held.ended is not None:
+            await close_client(client, 1000, held.ended)
+            return
         if held.download_dir is None:
             held.download_dir = tempfile.mkdtemp(prefix=f"browserpool-downloads-{session_id}-")
         scope = CdpScope(context_id, held.download_dir, held.extra_contexts)
-        relay = CdpRelay(client, endpoint, scope, on_activity)
+        relay = CdpRelay(client, endpoint, scope, on_activity, self.cdp_limits)
         held.relays.add(relay)
         try:
             await relay.run()
@@ -165,18 +210,18 @@ class LocalWorker:
 
     async def navigate(self, session_id: str, url: str) -> NavigationResult:
         page = self._held(session_id).page
-        try:
-            response = await self._act(page.goto(url, timeout=self.action_timeout * 1000), "navigation")
-        except ActionFailed as exc:
-            if "net::ERR_" in str(exc):
-                # Chromium commits its error page after goto has failed; wait for it, or it would cut the
-                # session's next navigation short.
-                with contextlib.suppress(PlaywrightError):
-                    await page.wait_for_url(CHROME_ERROR_PAGE, wait_until="commit", timeout=2000)
-            refused = self.egress.refusal_for(url) if self.egress is not None else None
-            if refused:
-                raise NavigationRefused(f"navigation to {url} refused: {refused}") from exc
-            raise
+        with NavigationWatch(page) as watch:
+            try:
+                response = await self._act(page.goto(url, timeout=self.action_timeout * 1000), "navigation")
+            except ActionFailed as exc:
+                if "net::ERR_" in str(exc):
+                    await watch.error_page_committed(timeout=2)
+                # Decided now, for this session's own URLs (as Chromium spelled them): never another session's.
+                urls = (url, *watch.failed_urls)
+                refused = await self.egress.refusal_for(*urls) if self.egress is not None else None
+                if refused:
+                    raise NavigationRefused(f"navigation to {url} refused: {refused}") from exc
+                raise
         title = await self._act(page.title(), "reading the title")
         return NavigationResult(url=page.url, status=response.status if response else None, title=title)
 
@@ -213,10 +258,23 @@ class LocalWorker:
         except PlaywrightError as exc:
             raise ActionFailed(f"{what} failed: {_first_line(exc)}", upstream=upstream) from exc
 
+    def _prepare(self) -> ChromiumLaunch:
+        """Find Chromium and its user, decide on its sandbox, make its directories (blocking)."""
+        executable = ensure_chromium(self.chromium_path)
+        return prepare_launch(executable, resolve_user(self.chromium_user), self.chromium_sandbox)
+
     async def _launch(self, slot: BrowserSlot) -> None:
-        assert self._playwright is not None
+        assert self._playwright is not None and self._plan is not None
         proxy_port = self.egress.port if self.egress is not None else None
-        await slot.launch(self._playwright, self._executable, self._browser_gone, proxy_port)
+        try:
+            await slot.launch(self._playwright, self._plan, self._browser_gone, proxy_port)
+        except PlaywrightError as exc:
+            if not self._plan.sandbox.on or self._plan.sandbox_mode != "auto":
+                raise
+            # The kernel allowed the namespaces, yet Chromium's sandbox did not start: say so, run without.
+            log.error("Chromium did not start with its sandbox (%s); running it without", _first_line(exc))
+            self._plan = self._plan.without_sandbox(f"Chromium did not start with it: {_first_line(exc)}")
+            await slot.launch(self._playwright, self._plan, self._browser_gone, proxy_port)
         if self.egress is not None:
             # A page must never reach a browser's own debugging endpoint (it controls every session).
             with contextlib.suppress(DevToolsUnavailable):
@@ -225,34 +283,43 @@ class LocalWorker:
         self._warm_up()
 
     def _warm_up(self) -> None:
-        """Top up every browser's ready contexts in the background (one top-up at a time)."""
-        if self.warm_contexts <= 0 or self._warming or self._stopping or self._draining:
+        """Top up every browser's ready contexts in the background (one top-up at a time; a request for
+        another while one runs makes it go round once more)."""
+        if self._stopping or self._draining:
+            return
+        if self._warming:
+            self._warm_again = True
             return
         self._warming = True
         self._spawn(self._top_up())
 
     async def _top_up(self) -> None:
         try:
-            for slot in self.slots:
-                await slot.warm_up(self.warm_contexts)
+            again = True
+            while again and not (self._stopping or self._draining):
+                self._warm_again = False
+                for slot in self.slots:
+                    await slot.warm_up(self.ready_shapes.targets())
+                again = self._warm_again
         except PlaywrightError as exc:
             log.warning("preparing ready contexts failed: %s", _first_line(exc))
         finally:
             self._warming = False
 
+    async def _learn_context_id(self, slot: BrowserSlot, session_id: str) -> None:
+        held = slot.sessions.get(session_id)
+        if held is not None:
+            with contextlib.suppress(PlaywrightError):
+                await slot.context_id(held)
+
     def _browser_gone(self, slot: BrowserSlot) -> None:
         if self._stopping or slot.browser is None:
             return
-        lost = list(slot.sessions)
-        log.error("browser %s disconnected with %d session(s); restarting it", slot.tag, len(lost))
-        slot.sessions.clear()
-        slot.warm.clear()
-        slot.browser = None
-        slot.restarting = True
-        if slot.profile_dir:  # Playwright removes it on a clean close, not after a crash
-            self._spawn(asyncio.to_thread(shutil.rmtree, slot.profile_dir, True))
-            slot.profile_dir = None
-        self._spawn(self._report_lost(lost))
+        lost = slot.lost()
+        log.error("browser %s disconnected with %d session(s); restarting it", slot.tag, len(lost.session_ids))
+        if lost.profile_dir:
+            self._spawn(asyncio.to_thread(shutil.rmtree, lost.profile_dir, True))
+        self._spawn(self._report_lost(lost.session_ids))
         self._spawn(self._relaunch(slot))
 
     async def _relaunch(self, slot: BrowserSlot) -> None:
@@ -273,7 +340,7 @@ class LocalWorker:
 
     async def _report_lost(self, session_ids: Sequence[str]) -> None:
         if session_ids and self._on_lost is not None:
-            await self._on_lost(session_ids, BROWSER_CRASHED)
+            await self._on_lost(session_ids, EndReason.BROWSER_CRASHED)
 
     async def _load_changed(self) -> None:
         """Report the new load before answering, so the next placement (maybe on another node) sees it."""

@@ -6,21 +6,26 @@ import logging
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from playwright.async_api import Browser, BrowserContext, CDPSession, Page, Playwright
 from playwright.async_api import Error as PlaywrightError
 
 from .cdp_relay import CdpRelay
+from .chromium_home import ChromiumHome
 from .devtools import DEBUGGING_ARGS, DevToolsUnavailable, browser_endpoint, user_data_dir
+from .launcher import ChromiumLaunch
 from .processes import SLOT_FLAG, browser_pid
+from .ready_shapes import Shape
 
 log = logging.getLogger(__name__)
 
 # Flags beyond Playwright's own defaults: shared memory in /tmp (small /dev/shm in containers),
-# and nothing that phones home from a pool that should only talk to the pages it is told to open.
+# nothing that phones home from a pool that should only talk to the pages it is told to open, and
+# WebRTC only through the proxy (which carries no UDP): no STUN, TURN or ICE packet leaves past the egress guard.
 CHROMIUM_ARGS = (
     "--disable-dev-shm-usage",
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
@@ -29,8 +34,8 @@ CHROMIUM_ARGS = (
 )
 
 
-# The shape a session gets when it asks for nothing (the API's defaults): the one worth preparing ahead.
-WARM_SHAPE: tuple[int, int, str | None] = (1280, 720, None)
+# How long closing a session waits for its CDP relays to let go of the browser (they take about 2 s at most).
+RELAYS_STOP_TIMEOUT = 5.0
 
 
 @dataclass
@@ -41,6 +46,12 @@ class SessionPage:
     extra_contexts: set[str] = field(default_factory=set)  # contexts its CDP clients created
     relays: set[CdpRelay] = field(default_factory=set)
     download_dir: str | None = None  # where its CDP clients' downloads land (never a path of theirs)
+    ended: str | None = None  # why it ended: set first thing by BrowserSlot.close; a relay being set up checks it
+
+
+class LostBrowser(NamedTuple):
+    session_ids: list[str]
+    profile_dir: str | None
 
 
 @dataclass
@@ -51,8 +62,9 @@ class BrowserSlot:
     sessions: dict[str, SessionPage] = field(default_factory=dict)
     reserved: set[str] = field(default_factory=set)
     restarting: bool = False
-    warm: list[SessionPage] = field(default_factory=list)  # ready default-shaped contexts, not yet anyone's
+    warm: dict[Shape, list[SessionPage]] = field(default_factory=dict)  # ready contexts by shape, nobody's yet
     profile_dir: str | None = None  # Chromium's user data dir: removed when the browser dies
+    home: ChromiumHome | None = None  # the directories its Chromium works in (set by launch)
     _browser_cdp: CDPSession | None = None
 
     @property
@@ -66,19 +78,49 @@ class BrowserSlot:
     def pid(self) -> int | None:
         return browser_pid(self.tag)
 
+    def reserve(self, session_id: str) -> None:
+        """Count a session being opened here, so placement sees the load before its context exists."""
+        self.reserved.add(session_id)
+
+    def release(self, session_id: str) -> None:
+        """The opening is over (the context is held now, or it failed): stop counting it as reserved."""
+        self.reserved.discard(session_id)
+
+    def lost(self) -> LostBrowser:
+        """The browser went away: forget its contexts and ready ones, and mark it restarting.
+
+        Returns the sessions it held and the profile directory it leaves behind (Playwright removes that
+        only on a clean close). Sessions still being opened fail on their own and release themselves.
+        """
+        gone = LostBrowser(list(self.sessions), self.profile_dir)
+        self.sessions.clear()
+        self.warm.clear()
+        self.browser = None
+        self.restarting = True
+        self.profile_dir = None
+        self._browser_cdp = None
+        return gone
+
+    def session_dir(self, session_id: str) -> str:
+        """The session's own directory (CDP downloads, files): Chromium's user's, mode 0700, created once."""
+        if self.home is None:
+            raise RuntimeError(f"browser {self.tag} has not been launched")
+        return str(self.home.session_dir(session_id))
+
     async def launch(
         self,
         playwright: Playwright,
-        executable: str,
+        plan: ChromiumLaunch,
         on_disconnect: Callable[["BrowserSlot"], None],
         proxy_port: int | None = None,
     ) -> None:
         # Every request of every context leaves through the egress guard, loopback included.
         proxy = [f"--proxy-server=http://127.0.0.1:{proxy_port}", "--proxy-bypass-list=<-loopback>"]
+        self.home = plan.home
         browser = await playwright.chromium.launch(
-            executable_path=executable,
             headless=True,
             args=[f"{SLOT_FLAG}{self.tag}", *CHROMIUM_ARGS, *DEBUGGING_ARGS, *(proxy if proxy_port else [])],
+            **plan.options(),
         )
         browser.on("disconnected", lambda _: on_disconnect(self))
         self.browser = browser
@@ -87,23 +129,30 @@ class BrowserSlot:
         if pid is not None:
             with contextlib.suppress(DevToolsUnavailable):
                 self.profile_dir = str(user_data_dir(pid))
-        self.warm = []
+        self.warm = {}
         self._browser_cdp = None
         self.restarting = False
         log.info("browser %s up (%s, pid %s)", self.tag, browser.version, self.pid)
 
-    async def open(self, session_id: str, width: int, height: int, user_agent: str | None) -> SessionPage:
-        if (width, height, user_agent) == WARM_SHAPE and self.warm:
-            held = self.warm.pop()
-        else:
-            held = await self._new_page(width, height, user_agent)
+    async def open(self, session_id: str, shape: Shape) -> SessionPage:
+        """The session's context and page: a ready one of its shape if there is one, else a new one."""
+        ready = self.warm.get(shape)
+        held = ready.pop() if ready else await self._new_page(*shape)
         self.sessions[session_id] = held
         return held
 
-    async def warm_up(self, target: int) -> None:
-        """Prepare default-shaped contexts until `target` wait ready (they cost memory, not session slots)."""
-        while len(self.warm) < target and self.browser is not None and self.browser.is_connected():
-            self.warm.append(await self._new_page(*WARM_SHAPE))
+    async def warm_up(self, targets: dict[Shape, int]) -> None:
+        """Hold `targets[shape]` ready contexts of each shape (they cost memory, not session slots); close the
+        ready contexts of shapes no longer wanted. Each ready context already knows its CDP context id."""
+        for shape in [s for s in self.warm if s not in targets]:
+            for held in self.warm.pop(shape):
+                await _quietly(held.context.close())
+        for shape, count in targets.items():
+            ready = self.warm.setdefault(shape, [])
+            while len(ready) < count and self.browser is not None and self.browser.is_connected():
+                held = await self._new_page(*shape)
+                await self.context_id(held)  # looked up now, so a CDP connect does not wait for it
+                ready.append(held)
 
     async def _new_page(self, width: int, height: int, user_agent: str | None) -> SessionPage:
         if self.browser is None:
@@ -120,8 +169,12 @@ class BrowserSlot:
         held = self.sessions.pop(session_id, None)
         if held is None:
             return
-        for relay in list(held.relays):
+        held.ended = reason  # a relay still being set up sees this and never starts
+        relays = list(held.relays)
+        for relay in relays:
             relay.end(1000, reason)
+        # Commands they already sent may still create contexts: let those be answered and recorded first.
+        await _quietly(asyncio.wait_for(asyncio.gather(*(r.wait_stopped() for r in relays)), RELAYS_STOP_TIMEOUT))
         for context_id in list(held.extra_contexts):
             await _quietly(self.browser_cdp_send("Target.disposeBrowserContext", {"browserContextId": context_id}))
         await _quietly(asyncio.wait_for(held.context.close(), timeout))

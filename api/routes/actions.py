@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Response
 
 from orchestrator.errors import InvalidInput
-from orchestrator.urls import scheme_refused
+from orchestrator.urls import scheme_refused, unparseable
 
 from ..deps import CurrentUser, SessionsDep
 from ..schemas import ErrorBody, EvaluateRequest, EvaluateResponse, NavigateRequest, NavigateResponse
@@ -25,7 +25,7 @@ ACTION_ERRORS: dict[int | str, dict[str, object]] = {
 async def navigate(
     session_id: str, body: NavigateRequest, user: CurrentUser, sessions: SessionsDep
 ) -> NavigateResponse:
-    refused = scheme_refused(body.url)
+    refused = unparseable(body.url) or scheme_refused(body.url)
     if refused:
         raise InvalidInput(refused, loc=("body", "url"))
     result = await sessions.navigate(user.user_id, session_id, body.url)

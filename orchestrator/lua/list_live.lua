@@ -1,4 +1,5 @@
 -- A user's live sessions, newest first, in one round trip.
+-- Uses the prelude every script starts with (orchestrator/scripts.py): LIVE.
 --
 -- KEYS[1] the user's live-session index (sorted set scored by creation time)
 -- ARGV[1] session hash key prefix (the hash key is this followed by the session id)
@@ -18,7 +19,7 @@ local ids = redis.call('ZREVRANGE', KEYS[1], 0, -1)
 for _, id in ipairs(ids) do
   local values = redis.call('HMGET', ARGV[1] .. id, unpack(fields))
   local status = values[status_at]
-  if status == 'starting' or status == 'active' then
+  if LIVE[status] then
     out[#out + 1] = values
   end
 end

@@ -1,4 +1,5 @@
 -- Move one session to a new status, atomically, and keep its indexes true.
+-- Uses the prelude every script starts with (orchestrator/scripts.py): LIVE, deadline(), due_reason().
 --
 -- KEYS[1] session hash
 -- KEYS[2] the owner's live-session index (sorted set)
@@ -36,20 +37,16 @@ local now = tonumber(ARGV[3])
 local reason = ARGV[6]
 if ARGV[7] == '1' then
   local fields = redis.call('HMGET', KEYS[1], 'expires_at_ms', 'last_activity_ms', 'idle_timeout')
-  local expires_at = tonumber(fields[1])
-  local idle_deadline = tonumber(fields[2]) + tonumber(fields[3]) * 1000
-  if expires_at <= now then
-    reason = 'timeout'
-  elseif idle_deadline <= now then
-    reason = 'idle'
-  else
-    redis.call('ZADD', KEYS[3], math.min(expires_at, idle_deadline), ARGV[8])
+  local expires_at, last_activity, idle = tonumber(fields[1]), tonumber(fields[2]), tonumber(fields[3])
+  reason = due_reason(expires_at, last_activity, idle, now)
+  if not reason then
+    redis.call('ZADD', KEYS[3], deadline(expires_at, last_activity, idle), ARGV[8])
     return false
   end
 end
 
 redis.call('HSET', KEYS[1], 'status', ARGV[1])
-if ARGV[1] ~= 'starting' and ARGV[1] ~= 'active' then
+if not LIVE[ARGV[1]] then
   redis.call('ZREM', KEYS[2], ARGV[8])
   redis.call('ZREM', KEYS[3], ARGV[8])
 end

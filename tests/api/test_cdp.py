@@ -158,7 +158,6 @@ async def test_escape_attempts_fail_and_the_other_session_keeps_working(served: 
             ("Target.disposeBrowserContext", {"browserContextId": their_context}),
             ("Target.disposeBrowserContext", {"browserContextId": my_context}),
             ("Target.createTarget", {"url": "about:blank", "browserContextId": their_context}),
-            ("Target.attachToBrowserTarget", {}),
             ("Target.sendMessageToTarget", {"message": "{}", "targetId": their_target}),
             ("Browser.close", {}),
             ("Browser.crash", {}),

@@ -1,58 +1,118 @@
-"""The state machine and the deadline arithmetic, as pure functions."""
+"""The lifecycle rules as they run: the Lua scripts, fed from lifecycle.py's table, against a real Redis.
+
+The expected rules are written out here on their own (not read from lifecycle.py), so a change to the
+table or to a script that breaks them fails a test.
+"""
+
+import re
+import uuid
 
 import pytest
+from redis.asyncio import Redis
 
-from orchestrator.lifecycle import EndReason, SessionStatus, deadline_ms, due_reason, may_become, sources_of
-from orchestrator.placement import least_loaded
+from orchestrator.keys import Keys
+from orchestrator.lifecycle import EndReason, SessionStatus
+from orchestrator.models import SessionRecord
+from orchestrator.scripts import prelude
+from orchestrator.store import SessionStore
+from tests.support import repo_root
 
 S = SessionStatus
+NOW = 1_800_000_000_000
+ALLOWED = {
+    S.STARTING: {S.ACTIVE, S.CLOSING, S.EXPIRED, S.FAILED},
+    S.ACTIVE: {S.CLOSING, S.EXPIRED, S.FAILED},
+    S.CLOSING: {S.CLOSED},
+}
 
 
-@pytest.mark.parametrize(
-    ("current", "target", "allowed"),
-    [
-        (S.STARTING, S.ACTIVE, True),
-        (S.STARTING, S.FAILED, True),
-        (S.ACTIVE, S.CLOSING, True),
-        (S.ACTIVE, S.EXPIRED, True),
-        (S.CLOSING, S.CLOSED, True),
-        (S.ACTIVE, S.CLOSED, False),
-        (S.ACTIVE, S.STARTING, False),
-        (S.CLOSING, S.ACTIVE, False),
-        (S.CLOSING, S.EXPIRED, False),
-        (S.CLOSING, S.FAILED, False),
-    ],
-)
-def test_may_become(current: S, target: S, allowed: bool) -> None:
-    assert may_become(current, target) is allowed
+def record(status: SessionStatus = S.ACTIVE, timeout: int = 10, idle: int = 5) -> SessionRecord:
+    return SessionRecord(
+        session_id=uuid.uuid4().hex,
+        user_id="u1",
+        worker_id="w1",
+        status=status,
+        viewport_width=1280,
+        viewport_height=720,
+        user_agent=None,
+        timeout_seconds=timeout,
+        idle_timeout=idle,
+        created_at_ms=NOW,
+        last_activity_ms=NOW,
+        expires_at_ms=NOW + timeout * 1000,
+    )
 
 
-@pytest.mark.parametrize("terminal", [S.CLOSED, S.EXPIRED, S.FAILED])
-def test_terminal_states_never_move(terminal: S) -> None:
-    assert terminal.is_terminal and not terminal.is_live
-    assert not any(may_become(terminal, target) for target in S)
+@pytest.fixture
+def store(redis: Redis, keys: Keys) -> SessionStore:
+    return SessionStore(redis, keys, retention_seconds=60)
 
 
-def test_sources_of_is_the_inverse_of_may_become() -> None:
-    for target in S:
-        assert sources_of(target) == {s for s in S if may_become(s, target)}
+@pytest.mark.parametrize("current", list(S))
+@pytest.mark.parametrize("target", list(S))
+async def test_every_move_the_script_makes_is_one_the_rules_allow(
+    store: SessionStore, redis: Redis, keys: Keys, current: S, target: S
+) -> None:
+    session = record(current)
+    await store.create(session)
+    moved = await store.transition(session.session_id, target, NOW + 1, reason=EndReason.DELETED)
+    allowed = target in ALLOWED.get(current, set())
+    assert (moved is not None) is allowed
+    status = await redis.hget(keys.session(session.session_id), "status")
+    assert status == (target if allowed else current)
+    if allowed:  # a move out of the live statuses takes the session out of the live and deadline indexes
+        for index in (keys.user_sessions("u1"), keys.deadlines):
+            assert (await redis.zscore(index, session.session_id) is not None) is (target in (S.STARTING, S.ACTIVE))
 
 
-def test_deadline_is_the_earlier_of_hard_and_idle() -> None:
-    assert deadline_ms(expires_at_ms=10_000, last_activity_ms=0, idle_timeout_s=5) == 5_000
-    assert deadline_ms(expires_at_ms=3_000, last_activity_ms=0, idle_timeout_s=5) == 3_000
+async def test_only_live_sessions_are_listed_and_touched(store: SessionStore, redis: Redis, keys: Keys) -> None:
+    sessions = {status: record(status) for status in S}
+    for session in sessions.values():
+        await store.create(session)
+    listed = {r.status for r in await store.list_live("u1")}
+    assert listed == {S.STARTING, S.ACTIVE}
+    for status, session in sessions.items():
+        assert await store.touch(session.session_id, NOW + 500) == status
+        activity = await redis.hget(keys.session(session.session_id), "last_activity_ms")
+        assert activity == str(NOW + 500 if status in (S.STARTING, S.ACTIVE) else NOW), status
 
 
-def test_due_reason() -> None:
-    assert due_reason(10_000, 0, 5, now=4_999) is None
-    assert due_reason(10_000, 0, 5, now=5_000) is EndReason.IDLE
-    assert due_reason(10_000, 9_000, 5, now=10_000) is EndReason.TIMEOUT
+async def test_the_deadline_is_the_earlier_of_hard_and_idle(store: SessionStore, redis: Redis, keys: Keys) -> None:
+    idle_first, hard_first = record(timeout=10, idle=5), record(timeout=3, idle=5)
+    for session in (idle_first, hard_first):
+        await store.create(session)
+    assert await redis.zscore(keys.deadlines, idle_first.session_id) == NOW + 5_000
+    assert await redis.zscore(keys.deadlines, hard_first.session_id) == NOW + 3_000
+
+    await store.touch(idle_first.session_id, NOW + 4_000)  # use: idle limit moves, the hard deadline does not
+    assert await redis.zscore(keys.deadlines, idle_first.session_id) == NOW + 9_000
+    await store.touch(idle_first.session_id, NOW + 8_000)
+    assert await redis.zscore(keys.deadlines, idle_first.session_id) == NOW + 10_000
+    await store.touch(idle_first.session_id, NOW + 8_000, extend=True)  # keepalive: the hard deadline moves
+    assert await redis.zscore(keys.deadlines, idle_first.session_id) == NOW + 13_000
 
 
-def test_least_loaded_placement() -> None:
-    assert least_loaded([3, 1, 2], capacity=5) == 1
-    assert least_loaded([1, 1, 1], capacity=5) == 0
-    assert least_loaded([None, 4, 2], capacity=5) == 2
-    assert least_loaded([5, 5], capacity=5) is None
-    assert least_loaded([None, None], capacity=5) is None
-    assert least_loaded([], capacity=5) is None
+async def test_due_reasons_as_the_reaper_sees_them(store: SessionStore, redis: Redis, keys: Keys) -> None:
+    idle, hard = record(timeout=10, idle=5), record(timeout=10, idle=5)
+    for session in (idle, hard):
+        await store.create(session)
+    await store.touch(hard.session_id, NOW + 9_000)  # active until its hard deadline
+
+    assert await store.transition_many([idle.session_id], S.EXPIRED, NOW + 4_999, due_only=True) == []
+    [ended] = await store.transition_many([idle.session_id], S.EXPIRED, NOW + 5_000, due_only=True)
+    assert ended.reason == EndReason.IDLE
+    assert await store.transition_many([hard.session_id], S.EXPIRED, NOW + 9_999, due_only=True) == []
+    assert await redis.zscore(keys.deadlines, hard.session_id) == NOW + 10_000  # re-scored, not ended
+    [ended] = await store.transition_many([hard.session_id], S.EXPIRED, NOW + 10_000, due_only=True)
+    assert ended.reason == EndReason.TIMEOUT
+    assert await redis.hget(keys.session(hard.session_id), "end_reason") == "timeout"
+
+
+def test_no_script_spells_a_status_or_a_due_reason_itself() -> None:
+    """The statuses and due reasons reach the scripts from lifecycle.py (the prelude), never as literals."""
+    words = {s.value for s in S} | {EndReason.TIMEOUT.value, EndReason.IDLE.value}
+    for script in (repo_root() / "orchestrator" / "lua").glob("*.lua"):
+        code = "\n".join(line.partition("--")[0] for line in script.read_text().splitlines())
+        quoted = set(re.findall(r"'([a-z_]+)'", code))
+        assert not quoted & words, (script.name, quoted & words)
+    assert "local LIVE = {['active'] = true, ['starting'] = true}" in prelude()
