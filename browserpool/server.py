@@ -86,6 +86,8 @@ def run(settings: Settings, role: Role) -> int:
         log_level="info",
         timeout_graceful_shutdown=int(settings.shutdown_grace),
         lifespan="on",
+        # Compressing large CDP answers (screenshots, DOM) would run on the event loop every tenant shares.
+        ws_per_message_deflate=False,
     )
     server = DaemonServer(config, app.state.runtime)
     logging.getLogger("uvicorn.error").addFilter(_DenialIsNotAnError())

@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     # --- isolation: the CDP relay's limits ---
     # Per CDP connection. Past its rate a client is paced (its messages wait, a burst's worth at most, then its
     # socket is left unread); one that keeps a full backlog at its limit for cdp_flood_seconds is closed (1008).
-    cdp_commands_per_second: float = Field(500.0, gt=0, le=1_000_000)
+    cdp_commands_per_second: float = Field(1000.0, gt=0, le=1_000_000)
     cdp_bytes_per_second: int = Field(8 * 1024 * 1024, ge=64 * 1024)  # client -> browser
     cdp_burst_seconds: float = Field(2.0, gt=0, le=600)  # both budgets save up this many seconds' worth
     cdp_flood_seconds: float = Field(20.0, gt=0, le=86400)

@@ -117,34 +117,40 @@ class SessionService:
         return await self._activate(record, worker)
 
     async def close(self, user_id: str, session_id: str) -> None:
-        """End a session at its owner's request. Closing an ended session is a no-op."""
+        """End a session at its owner's request. Closing an ended session is a no-op.
+
+        The record says `closed` before this returns; the context closes right after, in the background.
+        Nothing is lost if this process dies in between: the worker closes contexts whose records have
+        ended at its next heartbeat (WorkerAgent.reconcile)."""
         record = await self.get(user_id, session_id)
         if not record.status.is_live:
             return
-        moved = await self.store.transition(
-            session_id,
-            SessionStatus.CLOSING,
-            clock.now_ms(),
-            reason=EndReason.DELETED,
-            user_id=record.user_id,
-            worker_id=record.worker_id,
-        )
-        if moved is None:
-            return  # someone else ended it first
+        ended: list[Transition] = []
+        for status in (SessionStatus.CLOSING, SessionStatus.CLOSED):
+            moved = await self.store.transition(
+                session_id,
+                status,
+                clock.now_ms(),
+                reason=EndReason.DELETED,
+                user_id=record.user_id,
+                worker_id=record.worker_id,
+            )
+            if moved is None:
+                break  # someone else ended it first (the reaper, a crash): they close the context
+            ended.append(moved)
+        if not ended:
+            return
         self.activity.forget(session_id)
+        self._in_background(self._close_context(record.worker_id, session_id, "session closed (deleted)"))
+
+    async def _close_context(self, worker_id: str, session_id: str, why: str) -> None:
         try:
-            worker = await self.directory.get(record.worker_id)
-            await worker.close_session(session_id, "session closed (deleted)")
+            worker = await self.directory.get(worker_id)
+            await worker.close_session(session_id, why)
         except PoolUnavailable:
-            return  # its worker closes it on its next reconcile, or the reaper when its lease lapses
-        await self.store.transition(
-            session_id,
-            SessionStatus.CLOSED,
-            clock.now_ms(),
-            reason=EndReason.DELETED,
-            user_id=record.user_id,
-            worker_id=record.worker_id,
-        )
+            return  # its worker closes it on its next reconcile, or the reaper fails it when its lease lapses
+        except Exception:
+            log.warning("could not close the context of deleted session %s", session_id, exc_info=True)
 
     async def keepalive(self, user_id: str, session_id: str) -> SessionRecord:
         record = await self.get(user_id, session_id)

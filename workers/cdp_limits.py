@@ -12,13 +12,14 @@ from orchestrator.config import Settings
 
 MIB = 1024 * 1024
 SLACK_SECONDS = 0.05  # budget saved up that shows a client is not at its limit
+CALM_SECONDS = 1.0  # a break this long without flooding ends a flood
 
 
 @dataclass(frozen=True)
 class CdpLimits:
     """What one CDP connection may cost; the defaults are the settings' defaults (orchestrator/config.py)."""
 
-    commands_per_second: float = 500.0
+    commands_per_second: float = 1000.0
     bytes_per_second: float = 8 * MIB
     burst_seconds: float = 2.0  # both buckets hold this many seconds' worth: short bursts pass unpaced
     flood_seconds: float = 20.0  # at the limit with a full backlog for this long: closed (1008)
@@ -74,27 +75,30 @@ class TokenBucket:
 
 
 class FloodMeter:
-    """How long a client has been flooding without a break: at its limit, with a burst's worth waiting.
+    """How long a client has been flooding: at its limit, with a burst's worth of messages waiting.
 
-    A message that finds some budget saved up (SLACK_SECONDS' worth), or few messages behind it, resets
-    it: bursts, clients running just under their limit, and clients that wait for their answers (however
-    fast) never reach `flood_seconds`; a client that keeps sending faster than its limit does. A message
-    that merely waited a little less is no break: a scheduling hiccup gives that too.
+    Only a break of CALM_SECONDS without either resets it (a single message that finds the backlog one
+    short, or a little budget saved after a scheduling hiccup, is no break). Bursts, clients running
+    under their limit, and clients that wait for their answers (however fast) never reach
+    `flood_seconds`; a client that keeps sending faster than its limit does.
     """
 
     def __init__(self, flood_seconds: float) -> None:
         self.flood_seconds = flood_seconds
-        self.since: float | None = None
+        self.since: float | None = None  # when the current flood began
+        self.last = 0.0  # when a message last showed flooding
 
-    def at_limit(self, drained: bool) -> bool:
-        """Record one message; True when the client has now been at its limit for too long."""
-        if not drained:
-            self.since = None
-            return False
+    def at_limit(self, flooding: bool) -> bool:
+        """Record one message; True when the client has now flooded for too long."""
         now = time.monotonic()
-        if self.since is None:
-            self.since = now
-        return now - self.since > self.flood_seconds
+        if flooding:
+            self.last = now
+            if self.since is None:
+                self.since = now
+            return now - self.since > self.flood_seconds
+        if self.since is not None and now - self.last > CALM_SECONDS:
+            self.since = None
+        return False
 
 
 class ClientPacer:

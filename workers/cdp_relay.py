@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from orchestrator.worker import CdpClient
 
@@ -38,6 +38,7 @@ FLUSH_SECONDS = 1.0  # after an end: how long the client may take to receive its
 CLOSE_SECONDS = 5.0  # how long closing the client's socket may take
 UNREADABLE_FACTOR = 4  # a browser message this many times the bound is not even read: the connection ends
 MESSAGE_TOO_BIG = 1009
+MAX_CLOSE_REASON = 120
 
 
 @dataclass(slots=True)
@@ -83,6 +84,8 @@ class CdpRelay:
         try:
             if not self._closed.is_set():  # a relay ended before it started never reaches the browser
                 await self._relay()
+        except (OSError, InvalidHandshake, TimeoutError) as exc:
+            self.end(1011, f"the session's browser cannot take CDP connections: {exc}")
         finally:
             self._stopped.set()
             if not self._client_gone:
@@ -155,7 +158,8 @@ class CdpRelay:
         if len(raw) > self.limits.max_command_bytes:
             client_id, session_id = wire.command_address(raw)
             bound = self.limits.max_command_bytes
-            self._malformed_reply(client_id, session_id, f"message of {len(raw)} bytes; the bound is {bound}")
+            text = f"a CDP message of {len(raw)} bytes is above this pool's bound of {bound}; send data in parts"
+            self._malformed_reply(client_id, session_id, text)
             return
         try:
             message = wire.loads(raw)
@@ -271,6 +275,7 @@ def _too_large(size: int, limits: CdpLimits) -> str:
 
 async def close_client(client: CdpClient, code: int, reason: str) -> None:
     """Close a client's socket, bounded in time: a client that reads nothing cannot hold the close up."""
+    reason = reason.encode()[:MAX_CLOSE_REASON].decode(errors="ignore")  # the websocket limit is 123 bytes
     try:
         async with asyncio.timeout(CLOSE_SECONDS):
             await client.close(code, reason)

@@ -4,12 +4,11 @@ import asyncio
 import contextlib
 import logging
 import shutil
-import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from playwright.async_api import Dialog, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Playwright, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from orchestrator.addresses import AddressPolicy
@@ -187,8 +186,8 @@ class LocalWorker:
             await close_client(client, 1000, "session ended")  # ended between the API's check and here
             return
         try:
-            context_id = await slot.context_id(held)
-            endpoint = await asyncio.to_thread(slot.cdp_endpoint)
+            context_id = await slot.context_id(held)  # looked up ahead for ready and new contexts alike
+            endpoint = slot.cdp_endpoint()  # read once per browser launch
         except (PlaywrightError, DevToolsUnavailable) as exc:
             if held.ended is None:
                 message = f"the session's browser cannot take CDP connections: {exc}"
@@ -197,14 +196,20 @@ class LocalWorker:
             await close_client(client, 1000, held.ended)
             return
         if held.download_dir is None:
-            held.download_dir = tempfile.mkdtemp(prefix=f"browserpool-downloads-{session_id}-")
+            held.download_dir = slot.session_dir(session_id)  # Chromium's user's, mode 0700
         scope = CdpScope(context_id, held.download_dir, held.extra_contexts)
         relay = CdpRelay(client, endpoint, scope, on_activity, self.cdp_limits)
+        if not held.relays:
+            # While a client drives the session, its dialogs are the client's to answer: with no listener of
+            # its own, the worker's Playwright would dismiss them first.
+            held.context.on("dialog", _leave_to_the_client)
         held.relays.add(relay)
         try:
             await relay.run()
         finally:
             held.relays.discard(relay)
+            if not held.relays:
+                held.context.remove_listener("dialog", _leave_to_the_client)
 
     # --- actions -----------------------------------------------------------------------------
 
@@ -360,6 +365,10 @@ class LocalWorker:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("background task failed", exc_info=task.exception())
+
+
+def _leave_to_the_client(dialog: Dialog) -> None:
+    """A dialog listener that does nothing, so the dialog stays open for the CDP client to answer."""
 
 
 def _first_line(exc: BaseException) -> str:

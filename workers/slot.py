@@ -66,6 +66,7 @@ class BrowserSlot:
     profile_dir: str | None = None  # Chromium's user data dir: removed when the browser dies
     home: ChromiumHome | None = None  # the directories its Chromium works in (set by launch)
     _browser_cdp: CDPSession | None = None
+    _endpoint: str | None = None
 
     @property
     def load(self) -> int | None:
@@ -99,6 +100,7 @@ class BrowserSlot:
         self.restarting = True
         self.profile_dir = None
         self._browser_cdp = None
+        self._endpoint = None
         return gone
 
     def session_dir(self, session_id: str) -> str:
@@ -131,6 +133,7 @@ class BrowserSlot:
                 self.profile_dir = str(user_data_dir(pid))
         self.warm = {}
         self._browser_cdp = None
+        self._endpoint = None
         self.restarting = False
         log.info("browser %s up (%s, pid %s)", self.tag, browser.version, self.pid)
 
@@ -193,10 +196,13 @@ class BrowserSlot:
         return held.context_id
 
     def cdp_endpoint(self) -> str:
-        pid = self.pid
-        if pid is None:
-            raise DevToolsUnavailable(f"browser {self.tag} is not running")
-        return browser_endpoint(pid)
+        """The browser's own debugging endpoint (found once per launch: it takes a scan of /proc)."""
+        if self._endpoint is None:
+            pid = self.pid
+            if pid is None:
+                raise DevToolsUnavailable(f"browser {self.tag} is not running")
+            self._endpoint = browser_endpoint(pid)
+        return self._endpoint
 
     async def browser_cdp_send(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         if self.browser is None:

@@ -7,7 +7,7 @@ import re
 import jsonschema
 
 from tests.conftest import Daemon
-from tests.support import repo_root
+from tests.support import eventually, repo_root
 
 SEED = "list-browser-sessions.txt"
 
@@ -102,8 +102,13 @@ async def test_delete_really_closes_the_context_and_is_idempotent(daemon: Daemon
     assert not held.page.is_closed()
 
     assert (await daemon.client.delete(f"/v1/browser/sessions/{sid}", headers=me)).status_code == 204
-    assert held.page.is_closed()
-    assert held.context not in daemon.worker.slots[0].browser.contexts
+    record = await daemon.runtime.shared.store.get(sid)
+    assert record is not None and record.status.value == "closed"  # the record says closed when DELETE answers
+
+    async def context_closed() -> bool:  # ... and the context closes right after
+        return held.page.is_closed() and held.context not in daemon.worker.slots[0].browser.contexts
+
+    await eventually(context_closed, timeout=5)
     assert (await daemon.client.delete(f"/v1/browser/sessions/{sid}", headers=me)).status_code == 204
 
     after = await daemon.client.get(f"/v1/browser/sessions/{sid}", headers=me)

@@ -184,3 +184,24 @@ async def test_a_queued_create_gives_up_at_its_deadline(redis: Redis, keys: Keys
     with pytest.raises(PoolFull):
         await pool.service.create("u", DEFAULT)
     assert await pool.service.queue.waiting() == 0 and await pool.store.list_live("u") == []
+
+
+async def test_close_answers_with_the_record_closed_and_the_context_follows(pool: Pool) -> None:
+    release = asyncio.Event()
+
+    class SlowToClose(ScriptedWorker):
+        async def close_session(self, session_id: str, reason: str = "session ended") -> None:
+            await release.wait()  # the browser takes its time
+            await super().close_session(session_id, reason)
+
+    worker = await pool.add(SlowToClose("a"))
+    record = await pool.service.create("u", DEFAULT)
+    await asyncio.wait_for(pool.service.close("u", record.session_id), 2)  # does not wait for the browser
+    closed = await pool.store.get(record.session_id)
+    assert closed is not None and closed.status is SessionStatus.CLOSED and closed.end_reason == EndReason.DELETED
+    assert worker.closed == []
+    release.set()
+    await pool.service.drain()
+    assert worker.closed == [record.session_id]
+    await pool.service.close("u", record.session_id)  # closing an ended session is a no-op
+    assert worker.closed == [record.session_id]
