@@ -3,24 +3,18 @@
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
 from importlib.metadata import version
 
 from orchestrator.config import Settings
 from orchestrator.redis_server import DEFAULT_LOCAL_URL, EmbeddedRedis, answers, find_redis_server
 from workers.chromium import ChromiumNotFound, find_chromium
-from workers.isolation_report import sandbox_finding, state_dir_finding, user_finding
+from workers.isolation_report import Finding, sandbox_finding, state_dir_finding, user_finding
 from workers.slot import CHROMIUM_ARGS
 
 MIN_SHM_MIB = 64
 
 
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
+Check = Finding  # a doctor line: what was checked, whether it is fine, what it found, how to fix it
 
 
 def _redis(settings: Settings) -> Check:
@@ -85,8 +79,7 @@ def run_checks(settings: Settings) -> list[Check]:
         sandbox_finding(settings.chromium_user, settings.chromium_sandbox),
         state_dir_finding(settings.state_dir),
     ]
-    found = [Check(f.name, f.ok, f.detail, f.fix) for f in isolation]
-    return [_redis(settings), _chromium(settings), flags, _shm(), space, *found]
+    return [_redis(settings), _chromium(settings), flags, _shm(), space, *isolation]
 
 
 def report(checks: list[Check]) -> tuple[str, bool]:

@@ -96,6 +96,16 @@ class Daemon:
         created: dict[str, Any] = response.json()
         return created
 
+    async def chromium_ids(self, session_id: str) -> tuple[str, str]:
+        """(browserContextId, page targetId) of a session, read from the worker's own view."""
+        slot = self.worker.slots[0]
+        held = slot.sessions[session_id]
+        context_id = await slot.context_id(held)
+        cdp = await held.context.new_cdp_session(held.page)
+        target_id = (await cdp.send("Target.getTargetInfo"))["targetInfo"]["targetId"]
+        await cdp.detach()
+        return context_id, target_id
+
 
 @asynccontextmanager
 async def start_daemon(settings: Settings) -> AsyncIterator[Daemon]:
@@ -107,14 +117,15 @@ async def start_daemon(settings: Settings) -> AsyncIterator[Daemon]:
 
 
 @asynccontextmanager
-async def serve_daemon(settings: Settings) -> AsyncIterator[Daemon]:
-    """A whole daemon in this process behind a real uvicorn socket (websockets need one)."""
+async def serve_daemon(settings: Settings, on_own_port: bool = False) -> AsyncIterator[Daemon]:
+    """A whole daemon in this process behind a real uvicorn socket (websockets need one); on a free port, or
+    with `on_own_port` on `settings.port`, the port the daemon knows as its own."""
     import asyncio
 
     import uvicorn
 
     app = build_app(settings)
-    port = free_port()
+    port = settings.port if on_own_port else free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="warning")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

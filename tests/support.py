@@ -8,10 +8,14 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TypeVar
+
+from orchestrator.lifecycle import SessionStatus
+from orchestrator.models import SessionRecord
 
 T = TypeVar("T")
 
@@ -147,3 +151,28 @@ class WebhookReceiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def a_record(
+    user: str = "u1",
+    worker: str = "w1",
+    created: int = 1_800_000_000_000,
+    timeout: int = 300,
+    idle: int = 300,
+    status: SessionStatus = SessionStatus.ACTIVE,
+) -> SessionRecord:
+    """A session record as the create script would write it, for store and lifecycle tests."""
+    return SessionRecord(
+        session_id=uuid.uuid4().hex,
+        user_id=user,
+        worker_id=worker,
+        status=status,
+        viewport_width=1280,
+        viewport_height=720,
+        user_agent=None,
+        timeout_seconds=timeout,
+        idle_timeout=idle,
+        created_at_ms=created,
+        last_activity_ms=created,
+        expires_at_ms=created + timeout * 1000,
+    )

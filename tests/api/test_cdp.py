@@ -124,23 +124,12 @@ class RawCdp:
             self.events.append(reply)
 
 
-async def _ids(daemon: Daemon, session_id: str) -> tuple[str, str]:
-    """(browserContextId, page targetId) of a session, read from the worker's own view."""
-    slot = daemon.worker.slots[0]
-    held = slot.sessions[session_id]
-    context_id = await slot.context_id(held)
-    cdp = await held.context.new_cdp_session(held.page)
-    target_id = (await cdp.send("Target.getTargetInfo"))["targetInfo"]["targetId"]
-    await cdp.detach()
-    return context_id, target_id
-
-
 async def test_escape_attempts_fail_and_the_other_session_keeps_working(served: Daemon) -> None:
     alice, bob = await served.user(), await served.user()
     mine = await _session(served, alice)
     theirs = await _session(served, bob)
-    my_context, my_target = await _ids(served, mine["session_id"])
-    their_context, their_target = await _ids(served, theirs["session_id"])
+    my_context, my_target = await served.chromium_ids(mine["session_id"])
+    their_context, their_target = await served.chromium_ids(theirs["session_id"])
     assert my_context != their_context
 
     async with connect(mine["cdp_url"]) as socket:

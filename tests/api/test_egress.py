@@ -10,7 +10,7 @@ import asyncio
 import json
 import threading
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -18,10 +18,8 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 
-from browserpool.compose import build_app
 from orchestrator.config import Settings
 from tests.conftest import Daemon, make_settings, serve_daemon, start_daemon
 from tests.support import free_port
@@ -198,24 +196,8 @@ async def test_one_sessions_refusal_never_labels_anothers_failure(daemon: Daemon
     assert failed.status_code == 502 and "refused:" not in failed.json()["detail"], failed.text
 
 
-@asynccontextmanager
-async def serve_on_own_port(settings: Settings) -> AsyncIterator[Daemon]:
-    """As tests.conftest.serve_daemon, but listening on `settings.port`: the port the daemon knows as its own."""
-    app = build_app(settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=settings.port, lifespan="on", log_level="warning")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-                raise RuntimeError("uvicorn stopped before it started")
-            await asyncio.sleep(0.02)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.port}", timeout=30) as client:
-            yield Daemon(app.state.runtime, client)
-    finally:
-        server.should_exit = True
-        await task
+def serve_on_own_port(settings: Settings) -> AbstractAsyncContextManager[Daemon]:
+    return serve_daemon(settings, on_own_port=True)
 
 
 def lockout_page(api: str, victim: str) -> str:

@@ -5,7 +5,6 @@ table or to a script that breaks them fails a test.
 """
 
 import re
-import uuid
 
 import pytest
 from redis.asyncio import Redis
@@ -15,7 +14,7 @@ from orchestrator.lifecycle import EndReason, SessionStatus
 from orchestrator.models import SessionRecord
 from orchestrator.scripts import prelude
 from orchestrator.store import SessionStore
-from tests.support import repo_root
+from tests.support import a_record, repo_root
 
 S = SessionStatus
 NOW = 1_800_000_000_000
@@ -27,20 +26,7 @@ ALLOWED = {
 
 
 def record(status: SessionStatus = S.ACTIVE, timeout: int = 10, idle: int = 5) -> SessionRecord:
-    return SessionRecord(
-        session_id=uuid.uuid4().hex,
-        user_id="u1",
-        worker_id="w1",
-        status=status,
-        viewport_width=1280,
-        viewport_height=720,
-        user_agent=None,
-        timeout_seconds=timeout,
-        idle_timeout=idle,
-        created_at_ms=NOW,
-        last_activity_ms=NOW,
-        expires_at_ms=NOW + timeout * 1000,
-    )
+    return a_record(created=NOW, timeout=timeout, idle=idle, status=status)
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """The Redis store and the reaper against a real Redis: atomic moves, indexes, cost, the lock."""
 
 import asyncio
-import uuid
 
 from redis.asyncio import Redis
 
@@ -12,6 +11,7 @@ from orchestrator.reaper import Reaper
 from orchestrator.registry import WorkerRegistry
 from orchestrator.store import SessionStore, Transition
 from orchestrator.worker import WorkerLoad
+from tests.support import a_record
 
 NOW = 1_800_000_000_000
 
@@ -24,20 +24,7 @@ def record(
     idle: int = 300,
     status: SessionStatus = SessionStatus.ACTIVE,
 ) -> SessionRecord:
-    return SessionRecord(
-        session_id=uuid.uuid4().hex,
-        user_id=user,
-        worker_id=worker,
-        status=status,
-        viewport_width=1280,
-        viewport_height=720,
-        user_agent=None,
-        timeout_seconds=timeout,
-        idle_timeout=idle,
-        created_at_ms=created,
-        last_activity_ms=created,
-        expires_at_ms=created + timeout * 1000,
-    )
+    return a_record(user, worker, created, timeout, idle, status)
 
 
 async def _noop(_: object) -> None:

@@ -113,17 +113,6 @@ class Cdp:
         return answer["result"].get("value")
 
 
-async def _target_of(daemon: Daemon, session_id: str) -> tuple[str, str]:
-    """(browserContextId, page targetId) of a session, read from the worker's own view."""
-    slot = daemon.worker.slots[0]
-    held = slot.sessions[session_id]
-    context_id = await slot.context_id(held)
-    cdp = await held.context.new_cdp_session(held.page)
-    target_id = (await cdp.send("Target.getTargetInfo"))["targetInfo"]["targetId"]
-    await cdp.detach()
-    return context_id, target_id
-
-
 FILE_INPUT = """
 document.body.innerHTML = '<input type=file id=f multiple style="width:300px;height:80px">';
 window.__dropped = [];
@@ -250,7 +239,7 @@ async def test_tracing_is_refused_everywhere_and_shows_nothing_of_another_sessio
 async def test_window_calls_work_for_our_targets_only_and_refusals_never_close_the_socket(served: Daemon) -> None:
     mine = await served.create(await served.user())
     theirs = await served.create(await served.user())
-    _, their_target = await _target_of(served, theirs["session_id"])
+    _, their_target = await served.chromium_ids(theirs["session_id"])
     slot = served.worker.slots[0]
     their_window = (await slot.browser_cdp_send("Browser.getWindowForTarget", {"targetId": their_target}))["windowId"]
     their_bounds = (await slot.browser_cdp_send("Browser.getWindowBounds", {"windowId": their_window}))["bounds"]
@@ -272,7 +261,7 @@ async def test_window_calls_work_for_our_targets_only_and_refusals_never_close_t
 async def test_a_browser_level_session_sees_only_our_targets(served: Daemon) -> None:
     mine = await served.create(await served.user())
     theirs = await served.create(await served.user())
-    _, their_target = await _target_of(served, theirs["session_id"])
+    _, their_target = await served.chromium_ids(theirs["session_id"])
     everything = await served.worker.slots[0].browser_cdp_send("Target.getTargets", {})
     assert their_target in {t["targetId"] for t in everything["targetInfos"]}
     async with Cdp.open(mine["cdp_url"]) as cdp:
@@ -315,7 +304,7 @@ async def test_cookies_on_a_page_session_are_the_pages_own(served: Daemon, site:
         assert "added=1" in await cdp.evaluate("document.cookie", page)
         await cdp.ok("Storage.clearCookies", {}, page)
         assert await cdp.evaluate("document.cookie", page) == ""
-        their_context, _ = await _target_of(served, theirs["session_id"])
+        their_context, _ = await served.chromium_ids(theirs["session_id"])
         await cdp.refused("Storage.getCookies", {"browserContextId": their_context}, page)
         await cdp.refused("Storage.getCookies", {"browserContextId": their_context})
     check = await served.client.post(
@@ -343,7 +332,7 @@ async def test_pipelined_context_creations_stop_at_the_cap(served: Daemon) -> No
 async def test_playwright_browser_cdp_session_works_over_connect_over_cdp(served: Daemon, site: str) -> None:
     mine = await served.create(await served.user())
     theirs = await served.create(await served.user())
-    _, their_target = await _target_of(served, theirs["session_id"])
+    _, their_target = await served.chromium_ids(theirs["session_id"])
     async with async_playwright() as p:
         browser = await p.chromium.connect_over_cdp(mine["cdp_url"])
         page = browser.contexts[0].pages[0]
