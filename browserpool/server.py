@@ -6,14 +6,17 @@ import signal
 import socket
 import sys
 from types import FrameType
+from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
 
 from orchestrator.config import Settings
 from orchestrator.redis_server import DEFAULT_LOCAL_URL, INSTALL_HINT, EmbeddedRedis, answers, find_redis_server
 from orchestrator.runtime import Role, Runtime
 
 from .compose import build_app
+from .header_timeout import with_header_timeout
 from .logs import redact_server_logs
 
 
@@ -73,23 +76,30 @@ def preflight(settings: Settings, role: Role) -> str | None:
     return INSTALL_HINT if find_redis_server() is None else None
 
 
+def server_config(app: FastAPI, settings: Settings, **overrides: Any) -> uvicorn.Config:
+    """How uvicorn serves the daemon's app: request heads bounded in time (and, by h11, to 16 KiB)."""
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "info",
+        "timeout_graceful_shutdown": int(settings.shutdown_grace),
+        "lifespan": "on",
+        # Compressing large CDP answers (screenshots, DOM) would run on the event loop every tenant shares.
+        "ws_per_message_deflate": False,
+        # A client that trickles its request line and headers (slowloris) is closed with 408 after this.
+        "http": with_header_timeout(settings.header_timeout),
+        **overrides,
+    }
+    return uvicorn.Config(app, **options)
+
+
 def run(settings: Settings, role: Role) -> int:
     problem = preflight(settings, role)
     if problem:
         print(f"browserpool: {problem}", file=sys.stderr)
         return 1
     app = build_app(settings, role)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-        timeout_graceful_shutdown=int(settings.shutdown_grace),
-        lifespan="on",
-        # Compressing large CDP answers (screenshots, DOM) would run on the event loop every tenant shares.
-        ws_per_message_deflate=False,
-    )
-    server = DaemonServer(config, app.state.runtime)
+    server = DaemonServer(server_config(app, settings), app.state.runtime)
     logging.getLogger("uvicorn.error").addFilter(_DenialIsNotAnError())
     redact_server_logs()
     server.run()

@@ -96,6 +96,16 @@ class Settings(BaseSettings):
     body_timeout: float = Field(30.0, gt=0)  # a body still arriving after this answers 408
     max_event_streams_per_user: int = Field(5, ge=0)  # open SSE streams per user, all API nodes; 0: no limit
 
+    # --- isolation: what one session may cost ---
+    # Private memory of each renderer a session has (its JavaScript heap, ArrayBuffers, DOM, images); past it the
+    # renderer is killed and the session ends `failed` with end reason `memory`. 0: not bounded. Chromium's own
+    # share of a renderer is 15-40 MiB; keep it below V8's own heap limit (about 4 GiB).
+    session_memory_mb: int = Field(1024, ge=0, le=1_048_576)
+    max_pages_per_session: int = Field(20, ge=1, le=1000)  # pages across its own and its CDP clients' contexts
+    max_download_bytes: int = Field(512 * 1024 * 1024, ge=0)  # what its downloads may hold; past it: cancelled; 0: off
+    max_evaluate_result_bytes: int = Field(8 * 1024 * 1024, ge=1024)  # a larger REST evaluate result answers 400
+    header_timeout: float = Field(10.0, gt=0, le=3600)  # a request head (line and headers) must arrive within this
+
     # --- isolation: egress and webhooks ---
     # Webhooks may target loopback addresses (never the pool's own ports): for tests and single-host setups only.
     webhooks_allow_loopback: bool = False

@@ -60,3 +60,4 @@ class EndReason(StrEnum):
     SHUTDOWN = "shutdown"
     START_FAILED = "start_failed"
     CONTEXT_LOST = "context_lost"  # its record said live, but its worker held no context for it
+    MEMORY = "memory"  # a renderer of the session went past BROWSERPOOL_SESSION_MEMORY_MB and was killed

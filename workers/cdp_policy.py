@@ -40,6 +40,7 @@ class Check(StrEnum):
     CONTEXT = "context"  # browserContextId: absent means the caller's context; otherwise one of the session's
     TARGET = "target"  # targetId required, one of the session's targets
     OWN_TARGET = "own_target"  # targetId optional (absent: the session's own target); if given, one of ours
+    BROWSER_TARGET = "browser_target"  # the browser's own target: one per connection, the one the client was shown
     NEW_TARGET = "new_target"  # the created target belongs to the session
     ATTACH = "attach"  # flat session forced; the new session is this connection's
     AUTO_ATTACH = "auto_attach"  # flat sessions forced
@@ -58,6 +59,7 @@ class Check(StrEnum):
     STREAM_SOURCE = "stream_source"  # the stream handle in the answer becomes readable on this session
     STREAM = "stream"  # IO on handles returned to this connection, on the same session, only
     PAGE_COOKIES = "page_cookies"  # Storage cookie calls on a page session act on the page's context
+    NO_OP = "no_op"  # answered {} at once and not forwarded: Chromium accepts it there and it changes nothing
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,8 @@ POLICY: dict[str, Row] = {
     "Preload": PAGE,
     "Profiler": PAGE,
     "Runtime": PAGE,
+    # Playwright sends it on browser-level sessions too (CDPSession.detach), where Chromium accepts it
+    "Runtime.runIfWaitingForDebugger": Row(browser=scoped(Check.NO_OP), target=passes()),
     "Schema": PAGE,
     "Security": Row(
         browser=refused(
@@ -308,7 +312,7 @@ POLICY: dict[str, Row] = {
     "Target.createBrowserContext": everywhere(scoped(Check.CREATE_CONTEXT)),
     "Target.disposeBrowserContext": everywhere(scoped(Check.DISPOSE_CONTEXT)),
     "Target.getTargets": everywhere(scoped(Check.LIST_TARGETS)),
-    "Target.getTargetInfo": everywhere(scoped(Check.OWN_TARGET)),
+    "Target.getTargetInfo": everywhere(scoped(Check.OWN_TARGET, Check.BROWSER_TARGET)),
     "Target.createTarget": everywhere(scoped(Check.URL, Check.CONTEXT, Check.NEW_TARGET)),
     "Target.activateTarget": everywhere(scoped(Check.TARGET)),
     "Target.closeTarget": everywhere(scoped(Check.TARGET)),

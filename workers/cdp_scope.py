@@ -15,11 +15,12 @@ from orchestrator.urls import scheme_refused
 from .cdp_contexts import MAX_EXTRA_CONTEXTS, ContextCreations
 from .cdp_files import path_outside
 from .cdp_policy import Action, Channel, Check, refusal, rule_for
-from .cdp_verdicts import Caller, Command, Event, Json, Upstream, chain
+from .cdp_verdicts import Caller, Command, Event, Json, chain
 
 __all__ = ["MAX_EXTRA_CONTEXTS", "CdpScope", "Command", "Event", "Json"]
 
 _ALLOWING = ("allow", "allowAndName")  # download behaviours that write files
+_ON_BROWSER_TARGET = ("Target.getTargetInfo", "Target.attachToTarget")  # what may name the browser's own target
 _PAGE_COOKIES = {  # Storage cookie calls on a page session, as the Network calls that act on the page's context
     "Storage.getCookies": "Network.getAllCookies",
     "Storage.setCookies": "Network.setCookies",
@@ -37,15 +38,18 @@ class CdpScope:
         files_dir: str,
         extra_contexts: set[str] | None = None,
         on_context_created: Callable[[str], None] | None = None,
+        page_refusal: Callable[[], str | None] | None = None,
     ) -> None:
         self.primary_context = context_id
         self.files_dir = files_dir  # the session's own directory: downloads land here, uploads come from here
         self.extra_contexts = extra_contexts if extra_contexts is not None else set()
         self._on_context_created = on_context_created
+        self._page_refusal = page_refusal  # why the session may not open another page now (its page cap)
         self._creations = ContextCreations(context_id, self.extra_contexts)
         self.attached: dict[str, str] = {}  # child session id -> its target id, sessions this connection attached
         self.browser_sessions: set[str] = set()  # browser-level sessions from Target.attachToBrowserTarget
         self.targets: dict[str, str] = {}  # target id -> its browser context, targets known to be ours
+        self.browser_target: str | None = None  # the browser's own target, as this connection shows it
         self.windows: set[int] = set()  # window ids of our targets
         self.downloads: set[str] = set()  # download guids of our pages
         self.streams: set[tuple[str | None, str]] = set()  # (session id, handle) of streams returned to us
@@ -116,7 +120,8 @@ class CdpScope:
 
     def _own_target(self, method: str, params: Json, caller: Caller) -> Command:
         target = params.get("targetId")
-        if target is not None and target not in self.targets:
+        browser = target == self.browser_target and method in _ON_BROWSER_TARGET
+        if target is not None and target not in self.targets and not browser:
             return _no(
                 f"target {target!r} is not one of this session's (other sessions' targets are hidden). "
                 "Target.getTargets lists yours"
@@ -124,6 +129,9 @@ class CdpScope:
         return Command(params=params)
 
     def _new_target(self, method: str, params: Json, caller: Caller) -> Command:
+        refused = self._page_refusal() if self._page_refusal is not None else None
+        if refused:
+            return _no(refused)
         context = str(params.get("browserContextId", caller.context))
 
         def remember(result: Json) -> Json:
@@ -135,6 +143,8 @@ class CdpScope:
 
     def _attach(self, method: str, params: Json, caller: Caller) -> Command:
         target = str(params.get("targetId"))
+        if target == self.browser_target:  # a browser-level session of its own (Puppeteer's browser.target())
+            return Command(params={}, method="Target.attachToBrowserTarget", after=self._remember_browser_session)
 
         def remember(result: Json) -> Json:
             if "sessionId" in result:
@@ -158,12 +168,31 @@ class CdpScope:
         return Command(params=params)
 
     def _browser_session(self, method: str, params: Json, caller: Caller) -> Command:
-        def remember(result: Json) -> Json:
-            if "sessionId" in result:
-                self.browser_sessions.add(result["sessionId"])
-            return result
+        return Command(params=params, after=self._remember_browser_session)
 
-        return Command(params=params, after=remember)
+    def _remember_browser_session(self, result: Json) -> Json:
+        if "sessionId" in result:
+            self.browser_sessions.add(result["sessionId"])
+        return result
+
+    def _browser_target(self, method: str, params: Json, caller: Caller) -> Command:
+        """Chromium gives each connection a browser target of its own and shows others' too; the relay shows
+        one, the first the client learns of, under one id (asked at browser level, about the connection's own)."""
+        if caller.channel is Channel.BROWSER and params.get("targetId") == self.browser_target:
+            params = {key: value for key, value in params.items() if key != "targetId"}
+
+        def one_browser(result: Json) -> Json:
+            info = result.get("targetInfo")
+            if not isinstance(info, dict) or info.get("type") != "browser":
+                return result
+            if self.browser_target is None:
+                self.browser_target = info.get("targetId")
+            return {**result, "targetInfo": {**info, "targetId": self.browser_target}}
+
+        return Command(params=params, after=one_browser)
+
+    def _no_op(self, method: str, params: Json, caller: Caller) -> Command:
+        return Command(result={})
 
     def _list_contexts(self, method: str, params: Json, caller: Caller) -> Command:
         """The contexts the client made: the session's own plays the browser's default context, which a
@@ -318,7 +347,7 @@ class CdpScope:
             self.browser_sessions.discard(child)
             return Event(forward=forward)
         if method in ("Target.targetCreated", "Target.targetInfoChanged"):
-            return self._target_info(params.get("targetInfo", {}))
+            return self._target_info(params.get("targetInfo", {}), created=method == "Target.targetCreated")
         if method in ("Target.targetDestroyed", "Target.targetCrashed"):
             forward = params.get("targetId") in self.targets
             if method == "Target.targetDestroyed":
@@ -330,12 +359,21 @@ class CdpScope:
             return Event(forward=params.get("guid") in self.downloads)
         return Event(forward=channel is Channel.TARGET)  # a target's own events; nothing browser-wide
 
-    def _target_info(self, info: Json) -> Event:
+    def _target_info(self, info: Json, created: bool) -> Event:
+        if info.get("type") == "browser":
+            return Event(forward=created and self._shows_browser_target(info))
         context = info.get("browserContextId")
         if context in self.contexts:
             self.targets[info["targetId"]] = context
             return Event(forward=True)
         return Event(forward=False)
+
+    def _shows_browser_target(self, info: Json) -> bool:
+        """One browser target, once: the first attached one announced (Puppeteer's browser.target() needs one
+        attached). Chromium announces every connection's; how many others connect, and when, stays unseen."""
+        if self.browser_target is None and info.get("attached"):
+            self.browser_target = info.get("targetId")
+        return self.browser_target is not None and info.get("targetId") == self.browser_target
 
     def _download_began(self, params: Json, channel: Channel) -> Event:
         ours = channel is Channel.TARGET or params.get("frameId") in self.targets
@@ -353,12 +391,11 @@ class CdpScope:
             self.attached[child] = info.get("targetId", "")
             self.targets[info.get("targetId", "")] = info["browserContextId"]
             return Event(forward=True)
-        # Auto-attach reached another session's target: let it run on, and let go of it, unseen.
-        upstream: list[Upstream] = []
-        if params.get("waitingForDebugger"):
-            upstream.append(("Runtime.runIfWaitingForDebugger", {}, child))
-        upstream.append(("Target.detachFromTarget", {"sessionId": child}, parent))
-        return Event(forward=False, upstream=upstream)
+        # Auto-attach reached another session's target: let go of it, unseen, WITHOUT running it. Chromium
+        # starts a paused new page as soon as any attached client runs it, so running it here would start it
+        # before its owner's client set it up (init scripts, bindings, dialogs). The worker's own Playwright,
+        # attached to every target with waitForDebuggerOnStart since launch, runs each one itself.
+        return Event(forward=False, upstream=[("Target.detachFromTarget", {"sessionId": child}, parent)])
 
 
 # Each check of the policy table is the CdpScope method of its name (held by the class, not by each

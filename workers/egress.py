@@ -10,9 +10,25 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from orchestrator.addresses import AddressPolicy, hold_own_port, release_own_port
+
+from .egress_http import (
+    MAX_HEAD_BYTES,
+    Framing,
+    Head,
+    Unframed,
+    client_persistent,
+    copy_body,
+    persistent,
+    read_head,
+    request_framing,
+    response_framing,
+    response_status,
+    upstream_head,
+)
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +38,8 @@ log = logging.getLogger(__name__)
 TUNNEL_REFUSED = b"HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n"
 TUNNEL_FAILED = b"HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\n"
 CONNECT_TIMEOUT = 15.0
+IDLE_SECONDS = 30.0  # a kept-alive browser connection without a new request for this long is closed
+MAX_INTERIM_RESPONSES = 16  # 1xx answers before the final one
 
 
 class EgressProxy:
@@ -29,6 +47,7 @@ class EgressProxy:
         self.policy = policy
         self.server: asyncio.Server | None = None
         self._held_ports: list[int] = []
+        self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}  # browser connections open now
 
     @property
     def port(self) -> int:
@@ -36,7 +55,7 @@ class EgressProxy:
         return int(self.server.sockets[0].getsockname()[1])
 
     async def start(self) -> None:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0, limit=MAX_HEAD_BYTES)
 
     async def stop(self) -> None:
         for port in self._held_ports:
@@ -44,6 +63,10 @@ class EgressProxy:
         self._held_ports = []
         if self.server is not None:
             self.server.close()
+            for connection in self._connections.values():  # kept-alive and tunnelled ones end with the guard
+                connection.close()
+            if self._connections:
+                await asyncio.wait(list(self._connections), timeout=2)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.server.wait_closed(), 2)
             self.server = None
@@ -67,53 +90,139 @@ class EgressProxy:
         return None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        this = asyncio.current_task()
+        assert this is not None  # asyncio.start_server runs each connection's handler as a task
+        self._connections[this] = writer
         try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            await self._forward(head, reader, writer)
+            request = await read_head(reader)
+            if request.start[0] == "CONNECT":
+                await self._tunnel(request, reader, writer)
+            else:
+                await self._plain(request, reader, writer)
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, OSError, ValueError):
+            pass
+        except TimeoutError:  # a kept-alive connection left idle: the browser opens a new one when it needs one
             pass
         finally:
             writer.close()
+            self._connections.pop(this, None)
 
-    async def _forward(self, head: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        request_line, _, rest = head.partition(b"\r\n")
-        method, target, version = request_line.decode("latin-1").split(" ", 2)
-        if method == "CONNECT":
-            host, _, port_text = target.rpartition(":")
-            port, tunnel, outgoing = int(port_text), True, b""
-        else:
-            url = urlsplit(target)
-            host, port, tunnel = url.hostname or "", url.port or 80, False
-            path = (url.path or "/") + (f"?{url.query}" if url.query else "")
-            outgoing = f"{method} {path} {version}\r\n".encode("latin-1") + _one_request_only(rest)
+    async def _tunnel(self, request: Head, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """CONNECT (https, wss): a refusal or a failure is an error status; then bytes both ways, unread."""
+        host, _, port_text = request.start[1].rpartition(":")
+        port = int(port_text)
         address, why = await self.policy.check(host, port)
         if address is None:
             log.info("egress refused: %s:%d (%s)", host, port, why)
-            if tunnel:
-                writer.write(TUNNEL_REFUSED)
-                await writer.drain()
+            writer.write(TUNNEL_REFUSED)
+            await writer.drain()
             return
         try:
             up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(str(address), port), CONNECT_TIMEOUT)
         except (OSError, TimeoutError):
-            if tunnel:
-                writer.write(TUNNEL_FAILED)
-                await writer.drain()
-            return
-        if tunnel:
-            writer.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+            writer.write(TUNNEL_FAILED)
             await writer.drain()
-        else:
-            up_writer.write(outgoing)
+            return
+        writer.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+        await writer.drain()
         await _splice(reader, writer, up_reader, up_writer)
 
+    async def _plain(self, request: Head, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Plain http requests, one after another on the browser's connection while both ends keep it open:
+        each is checked on its own and sent only on an upstream connection made for that same destination."""
+        upstream: _Upstream | None = None
+        try:
+            while True:
+                upstream = await self._upstream_for(request, upstream)
+                if upstream is None or not await _exchange(request, reader, writer, upstream):
+                    return
+                request = await asyncio.wait_for(read_head(reader), IDLE_SECONDS)
+        finally:
+            if upstream is not None:
+                upstream.close()
 
-def _one_request_only(headers: bytes) -> bytes:
-    """Drop hop-by-hop connection headers and ask for `Connection: close`: a plain-HTTP proxy connection
-    carries one request, so a second request on it can never reach the first one's (checked) host."""
-    hop_by_hop = (b"connection:", b"proxy-connection:", b"keep-alive:")
-    lines = [line for line in headers.split(b"\r\n") if line and not line.lower().startswith(hop_by_hop)]
-    return b"\r\n".join([*lines, b"Connection: close"]) + b"\r\n\r\n"
+    async def _upstream_for(self, request: Head, current: "_Upstream | None") -> "_Upstream | None":
+        """The connection this request goes out on: `current` if it was made for the same checked destination
+        and is still open, else a new one; None when the policy refuses or nothing answers (the request then
+        fails as an empty answer does: ERR_EMPTY_RESPONSE). A connection not reused is closed here."""
+        url = urlsplit(request.start[1])
+        host, port = url.hostname or "", url.port or 80
+        address, why = await self.policy.check(host, port)
+        destination = (host, port, str(address))
+        if current is not None:
+            if address is not None and current.destination == destination and not current.reader.at_eof():
+                return current
+            current.close()
+        if address is None:
+            log.info("egress refused: %s:%d (%s)", host, port, why)
+            return None
+        try:
+            opened = asyncio.open_connection(str(address), port, limit=MAX_HEAD_BYTES)
+            up_reader, up_writer = await asyncio.wait_for(opened, CONNECT_TIMEOUT)
+        except (OSError, TimeoutError):
+            return None
+        return _Upstream(destination, up_reader, up_writer)
+
+
+@dataclass
+class _Upstream:
+    destination: tuple[str, int, str]  # (host as asked, port, the address the policy checked)
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def _exchange(
+    request: Head, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, upstream: _Upstream
+) -> bool:
+    """One request and its response; whether both connections may carry another."""
+    url = urlsplit(request.start[1])
+    path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+    upstream.writer.write(upstream_head(request, path))
+    sending = asyncio.create_task(copy_body(reader, upstream.writer, *request_framing(request)))
+    try:
+        outcome = await _response(request.start[0], upstream.reader, writer)
+    except BaseException:
+        sending.cancel()
+        raise
+    if outcome == "upgraded":  # a protocol switch (101): bytes both ways from here on
+        await sending
+        await _splice(reader, writer, upstream.reader, upstream.writer)
+        return False
+    if not sending.done():  # answered before the whole body was sent: this connection carries no more
+        sending.cancel()
+        return False
+    sending.result()  # a failed send ends the connection
+    return outcome == "kept" and client_persistent(request)
+
+
+async def _response(method: str, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> str:
+    """Pass one response on, with the interim (1xx) ones before it: "kept" (the server keeps its connection),
+    "closed" or "upgraded". What the guard cannot frame is passed on as it came, up to the server's close."""
+    for _ in range(MAX_INTERIM_RESPONSES + 1):
+        try:
+            response = await read_head(source)
+        except asyncio.IncompleteReadError as closed:
+            sink.write(closed.partial)  # what a direct connection would have seen before the server hung up
+            await sink.drain()
+            return "closed"
+        sink.write(response.raw)
+        try:
+            status = response_status(response)
+        except Unframed:
+            await copy_body(source, sink, Framing.UNTIL_CLOSE)
+            return "closed"
+        if status == 101:
+            await sink.drain()
+            return "upgraded"
+        if status >= 200:
+            framing, length = response_framing(response, method)
+            await copy_body(source, sink, framing, length)
+            return "kept" if framing is not Framing.UNTIL_CLOSE and persistent(response) else "closed"
+        await sink.drain()
+    return "closed"
 
 
 async def _splice(

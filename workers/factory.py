@@ -5,6 +5,7 @@ from orchestrator.config import Settings
 
 from .cdp_limits import CdpLimits
 from .local import LocalWorker
+from .session_bounds import SessionLimits
 
 
 def local_worker(settings: Settings) -> LocalWorker:
@@ -21,4 +22,5 @@ def local_worker(settings: Settings) -> LocalWorker:
         cdp_limits=CdpLimits.from_settings(settings),
         chromium_user=settings.chromium_user,
         chromium_sandbox=settings.chromium_sandbox,
+        limits=SessionLimits.from_settings(settings),
     )

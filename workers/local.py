@@ -31,6 +31,7 @@ from .chromium import ensure_chromium
 from .chromium_user import resolve_user
 from .devtools import DevToolsUnavailable
 from .egress import EgressProxy
+from .evaluate_bound import bounded_evaluate
 from .jsonable import jsonable
 from .launcher import ChromiumLaunch, prepare_launch
 from .navigation_watch import NavigationWatch
@@ -38,6 +39,7 @@ from .placement import least_loaded
 from .process_guard import driver_environment, make_undumpable
 from .ready_shapes import ReadyShapes
 from .sandbox import SandboxMode
+from .session_bounds import BrowserBounds, SessionLimits
 from .slot import BrowserSlot, SessionPage
 
 log = logging.getLogger(__name__)
@@ -58,11 +60,13 @@ class LocalWorker:
         cdp_limits: CdpLimits | None = None,
         chromium_user: str = "auto",
         chromium_sandbox: SandboxMode = "auto",
+        limits: SessionLimits | None = None,
     ) -> None:
         self._worker_id = worker_id
         self.chromium_user = chromium_user  # BROWSERPOOL_CHROMIUM_USER: see workers.chromium_user
         self.chromium_sandbox: SandboxMode = chromium_sandbox
         self.cdp_limits = cdp_limits or CdpLimits()
+        self.limits = limits or SessionLimits()  # what one session may cost: memory, pages, downloads, results
         self.capacity_per_browser = contexts_per_browser
         self.chromium_path = chromium_path
         self.action_timeout = action_timeout
@@ -165,8 +169,7 @@ class LocalWorker:
         finally:
             slot.release(session_id)
         held.page.on("crash", lambda _: self._spawn(self._page_crashed(slot, session_id)))
-        if held.context_id is None:  # a context made just now: look its CDP id up before a client connects
-            self._spawn(self._learn_context_id(slot, session_id))
+        await self._bound(slot, session_id, held)
         await self._load_changed()
         self._warm_up()
 
@@ -197,7 +200,9 @@ class LocalWorker:
             return
         if held.download_dir is None:
             held.download_dir = slot.session_dir(session_id)  # Chromium's user's, mode 0700
-        scope = CdpScope(context_id, held.download_dir, held.extra_contexts)
+        bounds = slot.bounds
+        pages = (lambda: bounds.page_refusal(session_id)) if bounds is not None else None
+        scope = CdpScope(context_id, held.download_dir, held.extra_contexts, page_refusal=pages)
         relay = CdpRelay(client, endpoint, scope, on_activity, self.cdp_limits)
         if not held.relays:
             # While a client drives the session, its dialogs are the client's to answer: with no listener of
@@ -232,7 +237,8 @@ class LocalWorker:
 
     async def evaluate(self, session_id: str, expression: str) -> Any:
         page = self._held(session_id).page
-        return jsonable(await self._act(page.evaluate(expression), "evaluation", upstream=False))
+        result = bounded_evaluate(page, expression, self.limits.evaluate_result_bytes)
+        return jsonable(await self._act(result, "evaluation", upstream=False))
 
     async def screenshot(self, session_id: str) -> bytes:
         page = self._held(session_id).page
@@ -272,14 +278,14 @@ class LocalWorker:
         assert self._playwright is not None and self._plan is not None
         proxy_port = self.egress.port if self.egress is not None else None
         try:
-            await slot.launch(self._playwright, self._plan, self._browser_gone, proxy_port)
+            await slot.launch(self._playwright, self._plan, self._browser_gone, proxy_port, self._bounds_for(slot))
         except PlaywrightError as exc:
             if not self._plan.sandbox.on or self._plan.sandbox_mode != "auto":
                 raise
             # The kernel allowed the namespaces, yet Chromium's sandbox did not start: say so, run without.
             log.error("Chromium did not start with its sandbox (%s); running it without", _first_line(exc))
             self._plan = self._plan.without_sandbox(f"Chromium did not start with it: {_first_line(exc)}")
-            await slot.launch(self._playwright, self._plan, self._browser_gone, proxy_port)
+            await slot.launch(self._playwright, self._plan, self._browser_gone, proxy_port, self._bounds_for(slot))
         if self.egress is not None:
             # A page must never reach a browser's own debugging endpoint (it controls every session).
             with contextlib.suppress(DevToolsUnavailable):
@@ -311,11 +317,21 @@ class LocalWorker:
         finally:
             self._warming = False
 
-    async def _learn_context_id(self, slot: BrowserSlot, session_id: str) -> None:
-        held = slot.sessions.get(session_id)
-        if held is not None:
-            with contextlib.suppress(PlaywrightError):
-                await slot.context_id(held)
+    def _bounds_for(self, slot: BrowserSlot) -> BrowserBounds:
+        """What holds a (re)launched browser's sessions to their limits; one past a bound that ends it ends."""
+        return BrowserBounds(slot.tag, self.limits, lambda sid, why: self._spawn(self._end_session(slot, sid, why)))
+
+    async def _bound(self, slot: BrowserSlot, session_id: str, held: SessionPage) -> None:
+        """Before the session is handed out: its CDP ids (a client connects without waiting for them), its own
+        directory (all its downloads land there) and its limits. A session that cannot be bounded is not opened."""
+        try:
+            await slot.context_id(held)
+            held.download_dir = await asyncio.to_thread(slot.session_dir, session_id)
+            if slot.bounds is not None:
+                await slot.bounds.register(session_id, held)
+        except (PlaywrightError, OSError) as exc:
+            await slot.close(session_id, timeout=5, reason="session could not be opened")
+            raise ActionFailed(f"could not open a browser context: {_first_line(exc)}") from exc
 
     def _browser_gone(self, slot: BrowserSlot) -> None:
         if self._stopping or slot.browser is None:
@@ -339,13 +355,27 @@ class LocalWorker:
                 delay = min(delay * 2, 30)
 
     async def _page_crashed(self, slot: BrowserSlot, session_id: str) -> None:
-        log.error("page of session %s crashed", session_id)
-        await slot.close(session_id, timeout=5)
-        await self._report_lost([session_id])
+        held = slot.sessions.get(session_id)
+        if held is None:
+            return
+        reason = await slot.bounds.crash_reason(held) if slot.bounds is not None else EndReason.BROWSER_CRASHED
+        log.error("page of session %s crashed (%s)", session_id, reason)
+        await self._end_session(slot, session_id, reason)
 
-    async def _report_lost(self, session_ids: Sequence[str]) -> None:
+    async def _end_session(self, slot: BrowserSlot, session_id: str, reason: EndReason) -> None:
+        """End a session the worker had to give up (its page crashed, it went past a bound): its record first,
+        with the reason, then its context."""
+        if session_id not in slot.sessions:
+            return
+        try:
+            await self._report_lost([session_id], reason)
+        finally:
+            await slot.close(session_id, timeout=5, reason=f"session failed ({reason})")
+            await self._load_changed()
+
+    async def _report_lost(self, session_ids: Sequence[str], reason: EndReason = EndReason.BROWSER_CRASHED) -> None:
         if session_ids and self._on_lost is not None:
-            await self._on_lost(session_ids, EndReason.BROWSER_CRASHED)
+            await self._on_lost(session_ids, reason)
 
     async def _load_changed(self) -> None:
         """Report the new load before answering, so the next placement (maybe on another node) sees it."""

@@ -17,6 +17,7 @@ from .devtools import DEBUGGING_ARGS, DevToolsUnavailable, browser_endpoint, use
 from .launcher import ChromiumLaunch
 from .processes import SLOT_FLAG, browser_pid
 from .ready_shapes import Shape
+from .session_bounds import BrowserBounds
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +43,11 @@ RELAYS_STOP_TIMEOUT = 5.0
 class SessionPage:
     context: BrowserContext
     page: Page
-    context_id: str | None = None  # Chromium's browserContextId, looked up on the first CDP connection
+    context_id: str | None = None  # Chromium's browserContextId, looked up when the session opens
+    target_id: str | None = None  # its page's CDP target id, looked up with the context id
     extra_contexts: set[str] = field(default_factory=set)  # contexts its CDP clients created
     relays: set[CdpRelay] = field(default_factory=set)
-    download_dir: str | None = None  # where its CDP clients' downloads land (never a path of theirs)
+    download_dir: str | None = None  # its own directory: all its downloads land there (never a path of theirs)
     ended: str | None = None  # why it ended: set first thing by BrowserSlot.close; a relay being set up checks it
 
 
@@ -65,6 +67,7 @@ class BrowserSlot:
     warm: dict[Shape, list[SessionPage]] = field(default_factory=dict)  # ready contexts by shape, nobody's yet
     profile_dir: str | None = None  # Chromium's user data dir: removed when the browser dies
     home: ChromiumHome | None = None  # the directories its Chromium works in (set by launch)
+    bounds: BrowserBounds | None = None  # what each session may cost (set by launch, stopped when the browser goes)
     _browser_cdp: CDPSession | None = None
     _endpoint: str | None = None
 
@@ -94,6 +97,7 @@ class BrowserSlot:
         only on a clean close). Sessions still being opened fail on their own and release themselves.
         """
         gone = LostBrowser(list(self.sessions), self.profile_dir)
+        self._stop_bounds()
         self.sessions.clear()
         self.warm.clear()
         self.browser = None
@@ -115,6 +119,7 @@ class BrowserSlot:
         plan: ChromiumLaunch,
         on_disconnect: Callable[["BrowserSlot"], None],
         proxy_port: int | None = None,
+        bounds: BrowserBounds | None = None,
     ) -> None:
         # Every request of every context leaves through the egress guard, loopback included.
         proxy = [f"--proxy-server=http://127.0.0.1:{proxy_port}", "--proxy-bypass-list=<-loopback>"]
@@ -134,6 +139,8 @@ class BrowserSlot:
         self.warm = {}
         self._browser_cdp = None
         self._endpoint = None
+        if bounds is not None:  # before the slot takes sessions, so none is ever unbounded
+            await self._start_bounds(bounds, browser, pid)
         self.restarting = False
         log.info("browser %s up (%s, pid %s)", self.tag, browser.version, self.pid)
 
@@ -172,6 +179,8 @@ class BrowserSlot:
         held = self.sessions.pop(session_id, None)
         if held is None:
             return
+        if self.bounds is not None:
+            self.bounds.forget(session_id)
         held.ended = reason  # a relay still being set up sees this and never starts
         relays = list(held.relays)
         for relay in relays:
@@ -193,6 +202,7 @@ class BrowserSlot:
             finally:
                 await _quietly(cdp.detach())
             held.context_id = info["targetInfo"]["browserContextId"]
+            held.target_id = info["targetInfo"]["targetId"]
         return held.context_id
 
     def cdp_endpoint(self) -> str:
@@ -214,11 +224,28 @@ class BrowserSlot:
 
     async def shut(self, timeout: float) -> None:
         browser, self.browser = self.browser, None
+        self._stop_bounds()
         self.sessions.clear()
         self.warm.clear()
         self.reserved.clear()
         if browser is not None:
             await _quietly(asyncio.wait_for(browser.close(), timeout))
+
+    async def _start_bounds(self, bounds: BrowserBounds, browser: Browser, pid: int | None) -> None:
+        """Start bounding the new browser's sessions; a browser that cannot be bounded is closed again."""
+        try:
+            await bounds.start(browser, pid)
+        except BaseException:
+            bounds.stop()
+            self.browser = None  # its disconnect is then no crash to report
+            await _quietly(asyncio.wait_for(browser.close(), 10))
+            raise
+        self.bounds = bounds
+
+    def _stop_bounds(self) -> None:
+        if self.bounds is not None:
+            self.bounds.stop()
+            self.bounds = None
 
 
 async def _quietly(awaitable: object) -> None:

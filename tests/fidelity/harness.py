@@ -79,13 +79,33 @@ async def observe(name: str, browser: Browser, env: Env) -> Json:
     contexts_before = set(browser.contexts)
     try:
         async with asyncio.timeout(SCENARIO_SECONDS):
-            return await SCENARIOS[name](browser, env)
+            return stable(await SCENARIOS[name](browser, env), env.tmp, env.urls)
     except TimeoutError:  # asyncio's: Playwright's own timeouts are its TimeoutError, an Exception like the rest
         return {"error": "ScenarioTimeout", "message": f"did not finish in {SCENARIO_SECONDS:g} s"}
     except Exception as exc:
-        return error_shape(exc)
+        return stable(error_shape(exc), env.tmp, env.urls)
     finally:
         await _tidy(browser, env, pages_before, contexts_before)
+
+
+ARTIFACT = re.compile(r"/\S*playwright-artifacts-\w+/[0-9a-f-]{36}")
+
+
+def stable(observation: Json, tmp: Path, urls: SiteUrls) -> Json:
+    """The observation with what changes from run to run named instead: the client's directory, the file
+    Playwright's driver keeps a download in (a fresh directory per driver, a fresh name per download), and
+    the loopback site's origins (fresh ports per run). Both sides get the same names, so they still compare."""
+    if isinstance(observation, list):
+        return [stable(item, tmp, urls) for item in observation]
+    if isinstance(observation, dict):
+        return {key: stable(value, tmp, urls) for key, value in observation.items()}
+    if not isinstance(observation, str):
+        return observation
+    named = ARTIFACT.sub("<playwright's artifacts dir>/<download guid>", observation.replace(str(tmp), "<client dir>"))
+    origins = {urls.closed.rstrip("/"): "<closed>", urls.main: "<site>", urls.other: "<other site>", urls.ws: "<ws>"}
+    for origin, name in origins.items():
+        named = re.sub(re.escape(origin) + r"(?!\d)", name, named)
+    return named
 
 
 async def _tidy(browser: Browser, env: Env, pages: set[Page], contexts: set[BrowserContext]) -> None:

@@ -95,6 +95,8 @@ def _examples(files_dir: Path) -> dict[Check, tuple[dict[str, Any], dict[str, An
         Check.STREAM_SOURCE: ({}, None),
         Check.STREAM: ({"handle": "5"}, {"handle": "6"}),
         Check.PAGE_COOKIES: ({}, {"browserContextId": THEIRS}),
+        Check.BROWSER_TARGET: ({}, None),
+        Check.NO_OP: ({}, None),
     }
 
 
@@ -377,7 +379,7 @@ def test_streams_are_read_only_on_the_session_they_were_returned_on(files_dir: P
     assert s.command("Fetch.continueRequest", {"requestId": "r"}, "S3").params == {"requestId": "r"}
 
 
-def test_foreign_auto_attach_is_released_unseen_on_the_session_that_attached_it(files_dir: Path) -> None:
+def test_foreign_auto_attach_is_let_go_unseen_and_never_started_early(files_dir: Path) -> None:
     s = make_scope(files_dir)
     foreign = {
         "sessionId": "S9",
@@ -387,10 +389,8 @@ def test_foreign_auto_attach_is_released_unseen_on_the_session_that_attached_it(
     for parent in (None, BROWSER_SESSION):
         event = s.event("Target.attachedToTarget", foreign, parent)
         assert not event.forward
-        assert event.upstream == [
-            ("Runtime.runIfWaitingForDebugger", {}, "S9"),
-            ("Target.detachFromTarget", {"sessionId": "S9"}, parent),
-        ]
+        # Detached only: running it would start another session's new page before its own client set it up.
+        assert event.upstream == [("Target.detachFromTarget", {"sessionId": "S9"}, parent)]
     assert s.command("Runtime.evaluate", {"expression": "1"}, "S9").error
     assert not s.event("Runtime.consoleAPICalled", {}, "S9").forward
 
@@ -427,6 +427,49 @@ def test_a_browser_level_session_is_filtered_like_the_root(files_dir: Path) -> N
     assert s.command("Target.detachFromTarget", {"sessionId": BROWSER_SESSION}, None).params
     assert s.event("Target.detachedFromTarget", {"sessionId": BROWSER_SESSION}, None).forward
     assert s.command("Target.getTargets", {}, BROWSER_SESSION).error  # detached: no longer ours
+
+
+def test_one_browser_target_is_shown_and_attaching_to_it_opens_a_browser_level_session(files_dir: Path) -> None:
+    s = make_scope(files_dir)
+    left = {"targetInfo": {"targetId": "BT0", "type": "browser", "attached": False}}
+    ours = {"targetInfo": {"targetId": "BT1", "type": "browser", "attached": True}}
+    theirs = {"targetInfo": {"targetId": "BT2", "type": "browser", "attached": True}}  # another connection's
+    assert not s.event("Target.targetCreated", left, None).forward  # Puppeteer needs an attached one
+    assert s.event("Target.targetCreated", ours, None).forward  # Puppeteer's browser.target()
+    assert not s.event("Target.targetCreated", theirs, None).forward  # how many others connect stays unseen
+    assert not s.event("Target.targetInfoChanged", ours, None).forward  # shown once, as it was
+    assert not s.event("Target.targetDestroyed", {"targetId": "BT2"}, None).forward
+    attach = s.command("Target.attachToTarget", {"targetId": "BT1", "flatten": True}, None)
+    assert (attach.method, attach.params) == ("Target.attachToBrowserTarget", {})
+    _answer(attach, {"sessionId": "B3"})
+    assert s.command("Target.getTargets", {}, "B3").after is not None  # filtered like the root connection
+    assert s.command("Runtime.evaluate", {}, "B3").error
+    for method in ("Target.closeTarget", "Target.activateTarget", "Target.autoAttachRelated"):
+        assert s.command(method, {"targetId": "BT1"}, None).error, method  # the browser is no target to act on
+    assert s.command("Target.attachToTarget", {"targetId": "BT2"}, None).error
+    info = s.command("Target.getTargetInfo", {"targetId": "BT1"}, None)
+    assert info.params == {}  # asked about the connection's own browser target
+    own = {"targetInfo": {"targetId": "BT-OWN", "type": "browser"}}
+    assert _answer(info, own) == {"targetInfo": {"targetId": "BT1", "type": "browser"}}  # under the one id shown
+
+
+def test_the_browser_target_is_learned_from_target_info_too(files_dir: Path) -> None:
+    s = make_scope(files_dir)
+    _answer(s.command("Target.getTargetInfo", {}, None), {"targetInfo": {"targetId": "BT-OWN", "type": "browser"}})
+    assert s.browser_target == "BT-OWN"
+    theirs = {"targetInfo": {"targetId": "BT2", "type": "browser", "attached": True}}
+    assert not s.event("Target.targetCreated", theirs, None).forward
+    own = {"targetInfo": {"targetId": "BT-OWN", "type": "browser", "attached": True}}
+    assert s.event("Target.targetCreated", own, None).forward
+    page = {"targetInfo": {"targetId": "T1", "type": "page", "browserContextId": OURS}}
+    assert _answer(s.command("Target.getTargetInfo", {}, PAGE_SESSION), page) == page
+
+
+def test_run_if_waiting_at_browser_level_is_a_harmless_no_op(files_dir: Path) -> None:
+    s = make_scope(files_dir)
+    for session in (None, BROWSER_SESSION):  # Playwright's CDPSession.detach() sends it on browser sessions
+        assert s.command("Runtime.runIfWaitingForDebugger", {}, session) == Command(result={})
+    assert s.command("Runtime.runIfWaitingForDebugger", {}, PAGE_SESSION) == Command(params={})
 
 
 def test_our_own_browser_level_attach_is_recognised_by_its_event(files_dir: Path) -> None:

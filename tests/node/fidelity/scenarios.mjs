@@ -22,6 +22,12 @@ function errorShape(error) {
   return { error: error && error.name ? error.name : "Error", message: text.split("\n")[0] };
 }
 
+function whichPort(address) {
+  // Ports are picked per run: say whose port answered (the site's own, or another: a proxy's).
+  const sitePort = Number(new URL(env.main).port);
+  return address && { ip: address.ip, port: address.port === sitePort ? "the site's" : "another" };
+}
+
 function pngSize(data) {
   return [data.readUInt32BE(16), data.readUInt32BE(20)];
 }
@@ -135,7 +141,7 @@ scenario("pp_goto_status_and_redirects", async (browser) => {
   const missing = await page.goto(env.main + "/status/404");
   const redirected = await page.goto(env.main + "/redirect/2");
   const chain = redirected.request().redirectChain().map((r) => r.url());
-  const addr = redirected.remoteAddress();
+  const addr = whichPort(redirected.remoteAddress());
   await page.close();
   return { missing: missing.status(), final: redirected.url(), chain, remote: addr };
 });
@@ -254,6 +260,9 @@ scenario("pp_screenshot_pdf", async (browser) => {
   try {
     await page.setViewport({ width: 640, height: 360 });
     await page.goto(env.main + "/tall");
+    // Two frames painted first: right after a resize and a cross-process navigation, a capture can find no
+    // frame yet on a busy machine ("Unable to capture screenshot"), on a local Chromium as through the pool.
+    await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
     const shot = Buffer.from(await page.screenshot());
     const full = Buffer.from(await page.screenshot({ fullPage: true }));
     const pdf = Buffer.from(await page.pdf());
