@@ -1,196 +1,29 @@
-"""CdpScope's verdicts, message by message, for every row of the CDP policy table.
+"""CdpScope's verdicts in the cases that need more than one message: contexts, cookies, downloads, files,
+targets, windows, streams, auto-attach, browser-level sessions, the context cap, proxies and URLs.
 
-The table tests are generated from workers/cdp_policy.POLICY itself: every row is exercised on both
-channels (the root connection and a page session), so a new row is tested the moment it is written, and
-every scoping check must have an example below (a new check without one fails
-test_every_check_has_an_example). The real-Chromium side is tests/security/test_hostile_cdp.py.
+The table itself, row by row, is tested in test_cdp_policy_table.py.
 """
 
 import os
-import re
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.workers.scope_support import (
+    BROWSER_SESSION,
+    CREATED,
+    OURS,
+    PAGE_SESSION,
+    THEIRS,
+    answer,
+    assert_refused,
+    make_scope,
+)
 from workers import cdp_contexts
 from workers.cdp_contexts import MAX_EXTRA_CONTEXTS, PENDING_SECONDS
 from workers.cdp_policy import POLICY, Action, Channel, Check, Row, rule_for
 from workers.cdp_scope import CdpScope, Command
-
-OURS, THEIRS, CREATED = "CTX-OURS", "CTX-THEIRS", "CTX-CREATED"
-PAGE_SESSION, BROWSER_SESSION = "S1", "B1"
-GUIDANCE = re.compile(r"Instead|instead|no per-session equivalent|ask for it to be reviewed")
-
-# Every domain of the protocol (browser_protocol.json and js_protocol.json, devtools-protocol at
-# 5ee78b32, 2026-08). Each must have an explicit row: deny-by-default covers newer ones, but the ones
-# Chromium has today were each decided on purpose.
-PROTOCOL_DOMAINS = """
-Accessibility Ads Animation Audits Autofill BackgroundService BluetoothEmulation Browser CSS CacheStorage
-Cast Console CrashReportContext DOM DOMDebugger DOMSnapshot DOMStorage Debugger DeviceAccess
-DeviceOrientation DigitalCredentials Emulation EventBreakpoints Extensions FedCm Fetch FileSystem
-HeadlessExperimental HeapProfiler IO IndexedDB Input Inspector LayerTree Log Media Memory Network Overlay
-PWA Page Performance PerformanceTimeline Preload Profiler Runtime Schema Security ServiceWorker
-SmartCardEmulation Storage SystemInfo Target Tethering Tracing WebAudio WebAuthn WebMCP
-""".split()
-
-
-@pytest.fixture
-def files_dir(tmp_path: Path) -> Path:
-    directory = tmp_path / "session-files"
-    directory.mkdir()
-    (directory / "upload.txt").write_text("mine")
-    return directory
-
-
-def make_scope(files_dir: Path) -> CdpScope:
-    """A scope that knows one page (T1, attached as S1), one created context, a window, a download and streams."""
-    s = CdpScope(OURS, str(files_dir))
-    s.event(
-        "Target.attachedToTarget",
-        {"sessionId": PAGE_SESSION, "targetInfo": {"targetId": "T1", "browserContextId": OURS}},
-        None,
-    )
-    _answer(s.command("Target.createBrowserContext", {}, None), {"browserContextId": CREATED})
-    _answer(s.command("Browser.getWindowForTarget", {"targetId": "T1"}, None), {"windowId": 7})
-    s.event("Browser.downloadWillBegin", {"frameId": "T1", "guid": "G1"}, None)
-    _answer(s.command("Page.printToPDF", {"transferMode": "ReturnAsStream"}, PAGE_SESSION), {"stream": "5"})
-    _answer(s.command("Target.attachToBrowserTarget", {}, None), {"sessionId": BROWSER_SESSION})
-    s.streams.add((None, "5"))  # as if a browser-level command had returned stream 5 on the root connection
-    return s
-
-
-def _answer(verdict: Command, result: dict[str, Any]) -> dict[str, Any]:
-    assert verdict.error is None, verdict.error
-    return verdict.after(result) if verdict.after else result
-
-
-# For each check: parameters it accepts, and parameters it refuses (None: it refuses nothing).
-def _examples(files_dir: Path) -> dict[Check, tuple[dict[str, Any], dict[str, Any] | None]]:
-    inside = str(files_dir / "upload.txt")
-    return {
-        Check.URL: ({"url": "https://example.org/"}, {"url": "file:///etc/passwd"}),
-        Check.CONTEXT: ({}, {"browserContextId": THEIRS}),
-        Check.TARGET: ({"targetId": "T1"}, {"targetId": "T-FOREIGN"}),
-        Check.OWN_TARGET: ({}, {"targetId": "T-FOREIGN"}),
-        Check.NEW_TARGET: ({}, None),
-        Check.ATTACH: ({}, None),
-        Check.AUTO_ATTACH: ({"autoAttach": True, "waitForDebuggerOnStart": True}, None),
-        Check.DETACH: ({"sessionId": PAGE_SESSION}, {"sessionId": "S-FOREIGN"}),
-        Check.BROWSER_SESSION: ({}, None),
-        Check.LIST_CONTEXTS: ({}, None),
-        Check.LIST_TARGETS: ({}, None),
-        Check.CREATE_CONTEXT: ({"disposeOnDetach": True}, {"proxyServer": "http://proxy.example:3128"}),
-        Check.DISPOSE_CONTEXT: ({"browserContextId": CREATED}, {"browserContextId": THEIRS}),
-        Check.WINDOW_OF_TARGET: ({}, None),
-        Check.WINDOW: ({"windowId": 7}, {"windowId": 8}),
-        Check.DOWNLOAD_PATH: ({"behavior": "allow", "downloadPath": "/etc"}, None),
-        Check.DOWNLOAD: ({"guid": "G1"}, {"guid": "G-FOREIGN"}),
-        Check.FILES: ({"files": [inside]}, {"files": ["/etc/passwd"]}),
-        Check.DRAG_FILES: (
-            {"type": "drop", "x": 1, "y": 1, "data": {"items": [], "files": [inside], "dragOperationsMask": 1}},
-            {"type": "drop", "x": 1, "y": 1, "data": {"items": [], "files": ["/etc/passwd"], "dragOperationsMask": 1}},
-        ),
-        Check.STREAM_SOURCE: ({}, None),
-        Check.STREAM: ({"handle": "5"}, {"handle": "6"}),
-        Check.PAGE_COOKIES: ({}, {"browserContextId": THEIRS}),
-        Check.BROWSER_TARGET: ({}, None),
-        Check.NO_OP: ({}, None),
-    }
-
-
-def test_every_check_has_an_example(files_dir: Path) -> None:
-    assert set(_examples(files_dir)) == set(Check)
-
-
-def test_every_protocol_domain_has_a_row_of_its_own() -> None:
-    assert sorted(set(PROTOCOL_DOMAINS) - set(POLICY)) == []
-    for name in POLICY:  # and every method row belongs to a domain of the protocol
-        assert name.partition(".")[0] in PROTOCOL_DOMAINS, name
-
-
-def test_the_readme_names_every_domain_of_the_table() -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    section = readme.split("### What CDP may do", 1)[1].split("\n## ", 1)[0]
-    for domain in {name.partition(".")[0] for name in POLICY}:
-        assert re.search(rf"\b{domain}\b", section), f"README's 'What CDP may do' does not mention {domain}"
-
-
-# --- the table, row by row, on both channels ---------------------------------------------------------
-
-CASES = [
-    pytest.param(name, channel, id=f"{name}-{channel.value}")
-    for name in sorted(POLICY)
-    for channel in (Channel.BROWSER, Channel.TARGET)
-]
-
-
-def _method(name: str) -> str:
-    """The method a row is exercised with: its own, or for a domain row one its domain has no row for."""
-    return name if "." in name else f"{name}.someMethodWithoutARowOfItsOwn"
-
-
-def _session(channel: Channel) -> str | None:
-    return None if channel is Channel.BROWSER else PAGE_SESSION
-
-
-@pytest.mark.parametrize(("name", "channel"), CASES)
-def test_row(name: str, channel: Channel, files_dir: Path) -> None:
-    rule = POLICY[name].on(channel)
-    method, session = _method(name), _session(channel)
-    examples = _examples(files_dir)
-    assert rule_for(method, channel) == rule
-    if rule.action is Action.REFUSE:
-        _assert_refused(make_scope(files_dir).command(method, {"any": 1}, session), method)
-        assert GUIDANCE.search(rule.reason), f"{name}: a refusal must say what to do instead"
-        return
-    good: dict[str, Any] = {}
-    for check in rule.checks:
-        good.update(examples[check][0])
-    verdict = make_scope(files_dir).command(method, good, session)
-    assert verdict.error is None, verdict.error
-    if rule.action is Action.PASS:
-        assert verdict == Command(params=good)
-    for check in rule.checks:
-        bad = examples[check][1]
-        if bad is not None:
-            _assert_refused(make_scope(files_dir).command(method, {**good, **bad}, session), method)
-
-
-def test_the_browser_session_follows_the_root_rules(files_dir: Path) -> None:
-    root, browser_session = make_scope(files_dir), make_scope(files_dir)
-    for name in sorted(POLICY):
-        method = _method(name)
-        on_root = root.command(method, {}, None)
-        on_session = browser_session.command(method, {}, BROWSER_SESSION)
-        assert (on_root.error is None) == (on_session.error is None), method
-
-
-def _assert_refused(verdict: Command, method: str) -> None:
-    assert verdict.error is not None and verdict.params is None and verdict.result is None
-    assert verdict.error.startswith(f"{method} is refused by browserpool for isolation: "), verdict.error
-
-
-def test_unknown_domains_and_browser_methods_are_refused_everywhere(files_dir: Path) -> None:
-    s = make_scope(files_dir)
-    for method in ("NoSuch.domainMethod", "Browser.someFutureMethod", "Target.someFutureMethod"):
-        for session in (None, PAGE_SESSION, BROWSER_SESSION):
-            _assert_refused(s.command(method, {}, session), method)
-    assert "deny by default" in str(s.command("NoSuch.thing", {}, PAGE_SESSION).error)
-
-
-def test_page_domains_pass_on_a_page_session_and_are_refused_at_browser_level(files_dir: Path) -> None:
-    s = make_scope(files_dir)
-    assert s.command("Runtime.evaluate", {"expression": "1"}, PAGE_SESSION).params == {"expression": "1"}
-    refused = s.command("Runtime.evaluate", {"expression": "1"}, None).error
-    assert refused and "Target.attachToTarget" in refused  # says how to reach a page instead
-
-
-def test_an_unattached_session_is_refused_with_how_to_attach(files_dir: Path) -> None:
-    error = make_scope(files_dir).command("Runtime.evaluate", {}, "S-OF-ANOTHER-CONNECTION").error
-    assert error and "not attached on this connection" in error and "Target.attachToTarget" in error
-
 
 # --- explicit cases --------------------------------------------------------------------------------
 
@@ -222,7 +55,7 @@ def test_host_and_browser_wide_methods_are_refused_on_page_sessions_too(files_di
         "LayerTree.loadSnapshot",
         "Page.addCompilationCache",
     ):
-        _assert_refused(s.command(method, {}, PAGE_SESSION), method)
+        assert_refused(s.command(method, {}, PAGE_SESSION), method)
     assert s.command("Memory.getDOMCounters", {}, PAGE_SESSION).params == {}
     assert s.command("Emulation.getScreenInfos", {}, PAGE_SESSION).params == {}
 
@@ -441,7 +274,7 @@ def test_one_browser_target_is_shown_and_attaching_to_it_opens_a_browser_level_s
     assert not s.event("Target.targetDestroyed", {"targetId": "BT2"}, None).forward
     attach = s.command("Target.attachToTarget", {"targetId": "BT1", "flatten": True}, None)
     assert (attach.method, attach.params) == ("Target.attachToBrowserTarget", {})
-    _answer(attach, {"sessionId": "B3"})
+    answer(attach, {"sessionId": "B3"})
     assert s.command("Target.getTargets", {}, "B3").after is not None  # filtered like the root connection
     assert s.command("Runtime.evaluate", {}, "B3").error
     for method in ("Target.closeTarget", "Target.activateTarget", "Target.autoAttachRelated"):
@@ -450,19 +283,19 @@ def test_one_browser_target_is_shown_and_attaching_to_it_opens_a_browser_level_s
     info = s.command("Target.getTargetInfo", {"targetId": "BT1"}, None)
     assert info.params == {}  # asked about the connection's own browser target
     own = {"targetInfo": {"targetId": "BT-OWN", "type": "browser"}}
-    assert _answer(info, own) == {"targetInfo": {"targetId": "BT1", "type": "browser"}}  # under the one id shown
+    assert answer(info, own) == {"targetInfo": {"targetId": "BT1", "type": "browser"}}  # under the one id shown
 
 
 def test_the_browser_target_is_learned_from_target_info_too(files_dir: Path) -> None:
     s = make_scope(files_dir)
-    _answer(s.command("Target.getTargetInfo", {}, None), {"targetInfo": {"targetId": "BT-OWN", "type": "browser"}})
+    answer(s.command("Target.getTargetInfo", {}, None), {"targetInfo": {"targetId": "BT-OWN", "type": "browser"}})
     assert s.browser_target == "BT-OWN"
     theirs = {"targetInfo": {"targetId": "BT2", "type": "browser", "attached": True}}
     assert not s.event("Target.targetCreated", theirs, None).forward
     own = {"targetInfo": {"targetId": "BT-OWN", "type": "browser", "attached": True}}
     assert s.event("Target.targetCreated", own, None).forward
     page = {"targetInfo": {"targetId": "T1", "type": "page", "browserContextId": OURS}}
-    assert _answer(s.command("Target.getTargetInfo", {}, PAGE_SESSION), page) == page
+    assert answer(s.command("Target.getTargetInfo", {}, PAGE_SESSION), page) == page
 
 
 def test_run_if_waiting_at_browser_level_is_a_harmless_no_op(files_dir: Path) -> None:
