@@ -26,11 +26,12 @@ class BodyLimit:
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
-            await _answer(send, 413, self._too_large())
+            await _answer(send, 413, self.too_large)
             return
         await self.app(scope, *_Bounded(self, receive, send).channels())
 
-    def _too_large(self) -> str:
+    @property
+    def too_large(self) -> str:
         return f"the request body is larger than {self.max_bytes} bytes"
 
 
@@ -60,7 +61,7 @@ class _Bounded:
         if message["type"] == "http.request":
             self.received += len(message.get("body", b""))
             if self.received > self.limit.max_bytes:
-                return await self._refuse(413, self.limit._too_large())
+                return await self._refuse(413, self.limit.too_large)
         return message
 
     async def send(self, message: Message) -> None:

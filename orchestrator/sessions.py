@@ -125,9 +125,9 @@ class SessionService:
         record = await self.get(user_id, session_id)
         if not record.status.is_live:
             return
-        ended: list[Transition] = []
-        for status in (SessionStatus.CLOSING, SessionStatus.CLOSED):
-            moved = await self.store.transition(
+
+        async def move(status: SessionStatus) -> Transition | None:
+            return await self.store.transition(
                 session_id,
                 status,
                 clock.now_ms(),
@@ -135,11 +135,10 @@ class SessionService:
                 user_id=record.user_id,
                 worker_id=record.worker_id,
             )
-            if moved is None:
-                break  # someone else ended it first (the reaper, a crash): they close the context
-            ended.append(moved)
-        if not ended:
-            return
+
+        if await move(SessionStatus.CLOSING) is None:
+            return  # someone else ended it first (the reaper, a crash): they close the context
+        await move(SessionStatus.CLOSED)  # None only if the worker's reconcile finished the close meanwhile
         self.activity.forget(session_id)
         self._in_background(self._close_context(record.worker_id, session_id, "session closed (deleted)"))
 

@@ -198,8 +198,7 @@ class LocalWorker:
         if held.ended is not None:
             await close_client(client, 1000, held.ended)
             return
-        if held.download_dir is None:
-            held.download_dir = slot.session_dir(session_id)  # Chromium's user's, mode 0700
+        assert held.download_dir is not None  # made when the session opened (_bound)
         bounds = slot.bounds
         pages = (lambda: bounds.page_refusal(session_id)) if bounds is not None else None
         scope = CdpScope(context_id, held.download_dir, held.extra_contexts, page_refusal=pages)
