@@ -266,7 +266,7 @@ class SessionService:
             raise SessionEnded(current.status if current else SessionStatus.FAILED.value)
         if acked < replicas:
             # A 201 promises the session outlives a failover; without the replicas' word, undo it instead.
-            self._in_background(self._abandon(record, worker, EndReason.START_FAILED))
+            await self._abandon(record, worker, EndReason.START_FAILED)
             raise NotReplicated(f"Redis replicas confirmed the session {acked} of {replicas} time(s); retry shortly")
         self.activity.mark_written(record.session_id, record.created_at_ms)
         return replace(record, status=SessionStatus.ACTIVE)

@@ -4,10 +4,13 @@ a set of its own."""
 
 import contextlib
 import datetime
+import ipaddress
+import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -196,8 +199,6 @@ def self_signed_ca(directory: Path) -> tuple[Path, Path, Path]:
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
-    import ipaddress
-
     server = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
@@ -216,3 +217,12 @@ def self_signed_ca(directory: Path) -> tuple[Path, Path, Path]:
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     return paths
+
+
+def browserpool_cli(tmp: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`browserpool ARGS` with only the given BROWSERPOOL_* settings (and a state directory of its own)."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("BROWSERPOOL_")}
+    environment.update(BROWSERPOOL_STATE_DIR=str(tmp / "state"), BROWSERPOOL_PORT=str(free_port()), **env)
+    return subprocess.run(
+        [sys.executable, "-m", "browserpool", *args], env=environment, text=True, capture_output=True, timeout=60
+    )

@@ -17,7 +17,7 @@ from playwright.async_api import Page, async_playwright
 
 from tests.conftest import make_settings, serve_daemon
 from tests.e2e.daemon_process import DaemonProcess
-from tests.redis_ha import SentinelSet
+from tests.redis_ha import SentinelSet, browserpool_cli
 from tests.support import eventually
 
 pytestmark = pytest.mark.e2e
@@ -50,6 +50,7 @@ class Traffic:
     answers: list[tuple[float, str, int, str | None]] = field(default_factory=list)  # (when, what, code, retry)
     created: list[str] = field(default_factory=list)  # sessions answered 201: promised to exist
     running: bool = True
+    creating: bool = False  # creates start with the kill, so the first 201 after it is seen
 
     async def run(self) -> None:
         turn = 0
@@ -60,7 +61,7 @@ class Traffic:
                 with contextlib.suppress(httpx.TransportError):
                     listed = await client.get(base + SESSIONS, headers=self.headers)
                     self._note("list", listed)
-                if len(self.created) < self.max_created:
+                if self.creating and len(self.created) < self.max_created:
                     with contextlib.suppress(httpx.TransportError):
                         made = await client.post(base + SESSIONS, json={}, headers=self.headers)
                         self._note("create", made)
@@ -113,6 +114,7 @@ async def test_serve_rides_through_a_primary_killed_by_sigkill(
         load = asyncio.create_task(traffic.run())
         await asyncio.sleep(0.5)
         killed = time.monotonic()
+        traffic.creating = True
         sentinels.primary.kill()
         promoted = asyncio.create_task(asyncio.to_thread(sentinels.wait_promoted))
         assert await _cdp_keeps_working(page, promoted) > 0  # its traffic never touches Redis
@@ -173,6 +175,12 @@ async def test_a_cluster_rides_through_a_failover(
         node("worker", "w0"), node("worker", "w1")
         apis = [node("api", "a0"), node("api", "a1")]
         me = _api_key(apis[0])
+        doctor = browserpool_cli(tmp_path, "doctor", BROWSERPOOL_REDIS_URL=sentinels.url)
+        topology = (
+            f"sentinel: primary 127.0.0.1:{sentinels.primary.port} (pool), replicas 127.0.0.1:{sentinels.replica.port}"
+        )
+        assert f"ok  redis     {topology}" in doctor.stdout, doctor.stdout
+        assert f"ok  replicas  127.0.0.1:{sentinels.replica.port} online" in doctor.stdout, doctor.stdout
         bases = [api.url for api in apis]
         async with httpx.AsyncClient(timeout=30) as client, async_playwright() as playwright:
             before = []
@@ -188,6 +196,7 @@ async def test_a_cluster_rides_through_a_failover(
             load = asyncio.create_task(traffic.run())
             await asyncio.sleep(0.5)
             killed = time.monotonic()
+            traffic.creating = True
             sentinels.primary.kill()
             promoted = asyncio.create_task(asyncio.to_thread(sentinels.wait_promoted))
             assert await _cdp_keeps_working(page, promoted) > 0
