@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV    := $(VENV)/.installed-dev
 
-.PHONY: setup setup-dev run test fidelity lint bench soak clean redis-server
+.PHONY: setup setup-dev run test fidelity lint bench soak clean redis-server redis-sentinel
 
 # What the daemon needs to run: its runtime dependencies, a Chromium and a redis-server binary.
 setup: $(STAMP)
@@ -15,6 +15,7 @@ setup: $(STAMP)
 
 # What tests, lint and benchmarks add: the dev extras and Puppeteer.
 setup-dev: setup $(DEV) tests/node/node_modules/.installed
+	@command -v redis-sentinel >/dev/null || test -x /usr/bin/redis-sentinel || $(MAKE) --no-print-directory redis-sentinel
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +41,16 @@ redis-server:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
 	else \
 		echo "no redis-server found: install one (apt-get install redis-server) or set BROWSERPOOL_REDIS_URL"; \
+	fi
+
+# The failover tests run three sentinels (tests/redis_ha.py; without the package they run redis-server --sentinel).
+redis-sentinel:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing redis-sentinel (Debian package)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-sentinel >/dev/null; \
+	else \
+		echo "no redis-sentinel found: the failover tests use redis-server --sentinel"; \
 	fi
 
 run: setup

@@ -9,7 +9,7 @@ from typing import Any
 
 from playwright.async_api import Playwright, async_playwright
 
-from . import cdp_relay, cluster, density, journey, listing, ops, reaper, session_start
+from . import cdp_relay, cluster, density, journey, listing, ops, reaper, replicated, session_start
 from .browsers import chromium_executable, daemon_flags
 from .daemon import QUIET_BACKGROUND, REPO_ROOT, DaemonProcess
 from .density import Readings
@@ -19,7 +19,7 @@ from .runner import Run, log
 from .servers import RedisServer, local_site
 from .timing import Budget
 
-SCENARIOS = ("reaper", "density", "listing", "start", "ops", "cdp", "journey", "cluster")
+SCENARIOS = ("reaper", "density", "listing", "start", "ops", "cdp", "journey", "cluster", "replicated")
 QUICK_SCALE = 0.2
 API_KEY = re.compile(r"bp_[A-Za-z0-9_-]+")
 INFO_LINE = re.compile(r'^INFO:|"level": "info"|\sINFO\s')
@@ -78,6 +78,8 @@ async def main_async(args: argparse.Namespace) -> int:
             if run.wants("cluster"):
                 with RedisServer() as server:
                     await run.step("api node + worker", cluster.run(server.url, executable, budget))
+            if run.wants("replicated"):
+                await run.step("replicated create", replicated.run(executable, budget))
     finally:
         await playwright.stop()
     document = run.document(machine, config(args, budget))

@@ -26,7 +26,19 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535)
     public_url: str | None = Field(None, pattern=r"^https?://")  # as clients reach us (behind a proxy or TLS)
 
-    redis_url: str | None = None
+    redis_url: str | None = None  # redis://, rediss://, unix://, redis+sentinel:// (orchestrator/redis_connect.py)
+    # --- Redis in production: TLS with a private CA, the sentinels' own credentials, durability ---
+    redis_ca_file: Path | None = None  # the CA that signed the Redis (and sentinels') TLS certificate
+    redis_cert_file: Path | None = None  # a client certificate, for a Redis that asks for one (tls-auth-clients)
+    redis_key_file: Path | None = None
+    redis_sentinel_username: str | None = None  # the sentinels' ACL user; the URL's user is the data nodes'
+    redis_sentinel_password: str | None = Field(None, repr=False)
+    # Replicas that must hold a new session before its create answers 201 (WAIT). None: 1 when the primary has
+    # a replica online, else 0; 0: never wait. Past redis_wait_timeout the create answers 503 and is undone.
+    redis_wait_replicas: int | None = Field(None, ge=0, le=16)
+    redis_wait_timeout: float = Field(1.0, gt=0, le=60)
+    # serve/api/worker refuse to start on a Redis whose maxmemory-policy evicts keys (lost session state)
+    allow_evicting_redis: bool = False
     redis_prefix: str = Field("browserpool", min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
     state_dir: Path = Field(default_factory=_default_state_dir)
 

@@ -35,6 +35,10 @@ class PoolUnavailable(BrowserpoolError):
         self.retry_after = retry_after
 
 
+class NotReplicated(PoolUnavailable):
+    """Redis's replicas did not confirm a new session in time: it is undone rather than acknowledged."""
+
+
 class ActionFailed(BrowserpoolError):
     """The browser refused or failed an action; the session lives on."""
 

@@ -15,6 +15,7 @@ from .directory import WorkerDirectory
 from .errors import (
     ClientGaveUp,
     InvalidInput,
+    NotReplicated,
     PoolFull,
     PoolUnavailable,
     SessionEnded,
@@ -24,6 +25,7 @@ from .errors import (
 from .lifecycle import EndReason, SessionStatus
 from .models import SessionRecord, SessionRequest, SessionSpec
 from .queue import CreateQueue, wait_for_turn
+from .redis_watch import ReplicaWait
 from .store import SessionStore, Transition
 from .worker import BrowserWorker, CdpClient, NavigationResult
 
@@ -73,8 +75,10 @@ class SessionService:
         queue: CreateQueue,
         cdp_tokens: CdpTokens,
         policy: CreatePolicy,
+        replica_wait: ReplicaWait | None = None,
     ) -> None:
         self.store = store
+        self.replica_wait = replica_wait or ReplicaWait(None, 0, 1.0)
         self.directory = directory
         self.queue = queue
         self.cdp_tokens = cdp_tokens
@@ -240,13 +244,16 @@ class SessionService:
         return None
 
     async def _activate(self, record: SessionRecord, worker: BrowserWorker) -> SessionRecord:
+        replicas = self.replica_wait.replicas()
         try:
-            moved = await self.store.transition(
+            moved, acked = await self.store.transition_replicated(
                 record.session_id,
                 SessionStatus.ACTIVE,
                 clock.now_ms(),
                 user_id=record.user_id,
                 worker_id=record.worker_id,
+                replicas=replicas,
+                timeout_ms=self.replica_wait.timeout_ms,
             )
         except BaseException:
             # The store failed us after the context opened: a context nobody can reach must not linger.
@@ -257,6 +264,10 @@ class SessionService:
             await worker.close_session(record.session_id, "session ended while starting")
             current = await self.store.get(record.session_id)
             raise SessionEnded(current.status if current else SessionStatus.FAILED.value)
+        if acked < replicas:
+            # A 201 promises the session outlives a failover; without the replicas' word, undo it instead.
+            await self._abandon(record, worker, EndReason.START_FAILED)
+            raise NotReplicated(f"Redis replicas confirmed the session {acked} of {replicas} time(s); retry shortly")
         self.activity.mark_written(record.session_id, record.created_at_ms)
         return replace(record, status=SessionStatus.ACTIVE)
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from orchestrator.errors import AuthenticationFailed, BrowserpoolError, QuotaExceeded, SessionEnded, SessionNotFound
+from orchestrator.redis_watch import REDIS_AWAY
 
 from ..deps import AuthenticatorDep, SessionsDep
 from ..websockets import ClientSocket, refuse
@@ -42,6 +43,9 @@ async def cdp(
         return
     except BrowserpoolError as exc:
         await refuse(websocket, 503, str(exc))
+        return
+    except REDIS_AWAY:
+        await refuse(websocket, 503, "the session store (Redis) is unreachable; retry shortly")
         return
     await websocket.accept()
     try:
