@@ -24,6 +24,7 @@ from .cdp_tokens import CdpTokens, load_secret
 from .config import Settings
 from .directory import RemoteFactory, WorkerDirectory
 from .keys import Keys
+from .live_links import LiveLinks
 from .metrics import Metrics
 from .queue import CreateQueue
 from .ratelimit import RateLimiter
@@ -91,6 +92,7 @@ class ControlPlane:
     webhook_dispatcher: WebhookDispatcher
     reaper: Reaper
     event_streams: StreamLeases
+    live_links: LiveLinks
 
 
 class NotStarted(RuntimeError):
@@ -188,6 +190,7 @@ class Runtime:
                 warning_seconds=settings.expiry_warning,
             ),
             event_streams=StreamLeases(shared.redis, self.keys, settings.max_event_streams_per_user),
+            live_links=LiveLinks(shared.redis, self.keys, shared.store.events),
         )
 
     async def shutdown(self) -> None:
