@@ -15,9 +15,10 @@ def public_base(request: Request, settings: Settings) -> str:
     return (settings.public_url or str(request.base_url)).rstrip("/")
 
 
-def live_link_url(request: Request, settings: Settings, session_id: str, token: str) -> str:
-    """The live link's page; its token rides in the fragment, which browsers send to no server (nor in Referer)."""
-    return f"{public_base(request, settings)}/live/{session_id}#token={token}"
+def live_link_url(request: Request, settings: Settings, session_id: str, token: str, mode: str) -> str:
+    """The live link's page. Its token rides in the fragment, which browsers send to no server (nor in Referer);
+    the mode there only tells the page what to offer (the server holds the link's real mode)."""
+    return f"{public_base(request, settings)}/live/{session_id}#token={token}&mode={mode}"
 
 
 def _websocket_base(request: Request, settings: Settings) -> str:

@@ -48,7 +48,7 @@ async def create_live_link(
     issued = await live_links.mint(record, mode, body.ttl_seconds)
     return LiveLinkCreated(
         link_id=issued.link.link_id,
-        url=live_link_url(request, settings, session_id, issued.token),
+        url=live_link_url(request, settings, session_id, issued.token, mode.value),
         interactive=body.interactive,
         expires_at=to_datetime(issued.link.expires_at_ms),
     )
