@@ -31,7 +31,8 @@ requestAnimationFrame(step); })();</script></body></html>"""
 
 
 def framing(src: str) -> str:
-    return f'<!doctype html><title>embedder</title><iframe id="embedded" src="{html.escape(src)}" width="900" height="600"></iframe>'
+    frame = f'<iframe id="embedded" src="{html.escape(src)}" width="900" height="600"></iframe>'
+    return f"<!doctype html><title>embedder</title>{frame}"
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -145,6 +145,3 @@ async def _equals(value: Any, expected: Any) -> bool:
 
 async def _positive(value: Any) -> bool:
     return bool(await value > 0)
-
-
-
