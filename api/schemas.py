@@ -64,7 +64,8 @@ class SessionDetail(BrowserSessionResponse):
 
 
 class SessionEvent(BaseModel):
-    """One lifecycle event: created, active, closing, expiring (soon), ended (with its reason)."""
+    """One lifecycle event: created, active, closing, expiring (soon), takeover_started / takeover_ended (with
+    the viewer as reason), ended (with its reason)."""
 
     type: str
     session_id: str
