@@ -14,8 +14,10 @@ FORM = """<!doctype html><html><head><title>live form</title>
 #area { position: absolute; left: 400px; top: 40px; width: 300px; height: 200px; overflow: auto; border: 1px solid; }
 #pop { position: absolute; left: 40px; top: 260px; font-size: 24px; }</style></head><body>
 <input id="name" autocomplete="off">
-<button id="count" data-clicks="0"
-  onclick="this.dataset.clicks = Number(this.dataset.clicks) + 1; this.textContent = this.dataset.clicks">0</button>
+<button id="count" data-clicks="0" data-double="0" data-right="0"
+  onclick="this.dataset.clicks = Number(this.dataset.clicks) + 1; this.textContent = this.dataset.clicks"
+  ondblclick="this.dataset.double = Number(this.dataset.double) + 1"
+  oncontextmenu="this.dataset.right = Number(this.dataset.right) + 1; return false">0</button>
 <div id="area"><div style="height: 3000px; background: linear-gradient(#fff, #36c)">scroll me</div></div>
 <a id="pop" href="/popup" target="_blank">open a popup</a>
 </body></html>"""

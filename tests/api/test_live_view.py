@@ -97,6 +97,8 @@ async def test_interactive_live_view_types_clicks_scrolls_and_follows_popups(
         await eventually(lambda: _equals(driven.evaluate(selection), [0, len(expected)]))
         await viewer.keyboard.press("ArrowLeft")  # collapses the selection to its start
         await eventually(lambda: _equals(driven.evaluate(selection), [0, 0]))
+        await viewer.keyboard.press("Tab")
+        await eventually(lambda: _equals(driven.evaluate("document.activeElement.id"), "count"))
 
         # Mouse: one click on the drawn button counts exactly once; the wheel scrolls the area under it.
         await click_on_view(viewer, driven, "#count")
@@ -106,6 +108,12 @@ async def test_interactive_live_view_types_clicks_scrolls_and_follows_popups(
         await viewer.mouse.wheel(0, 400)
         await eventually(lambda: _positive(driven.evaluate("document.getElementById('area').scrollTop")))
         assert await driven.get_attribute("#count", "data-clicks") == "1"  # nothing else clicked it
+        x, y = await canvas_point(canvas, *await centre(driven, "#count"))
+        await viewer.mouse.dblclick(x, y)
+        await eventually(lambda: _equals(driven.get_attribute("#count", "data-double"), "1"))
+        await viewer.mouse.click(x, y, button="right")
+        await eventually(lambda: _equals(driven.get_attribute("#count", "data-right"), "1"))
+        assert await driven.get_attribute("#count", "data-clicks") == "3"  # a double-click is two clicks
         await viewer.screenshot(path=str(ARTIFACTS / "live-view-interactive.png"))
 
         # Tabs: a popup opened by a click shows up in the tab list without reload, and can be driven.
