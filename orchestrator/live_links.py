@@ -70,7 +70,7 @@ class LiveLinks:
         if record.status is not SessionStatus.ACTIVE:
             raise SessionEnded(record.status.value)
         now = clock.now_ms()
-        expires_at = min(now + ttl_seconds * 1000, record.expires_at_ms or now)
+        expires_at = min(now + ttl_seconds * 1000, record.expires_at_ms)
         link = LiveLink(secrets.token_hex(8), record.session_id, record.user_id, mode, expires_at)
         secret = secrets.token_urlsafe(32)
         fields = {
