@@ -22,6 +22,7 @@ from .routes import (
     dashboard,
     events,
     health,
+    live_links,
     metrics,
     sessions,
     webhooks,
@@ -73,6 +74,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             sessions,
             actions,
             cdp,
+            live_links,
             admin,
             dashboard,
         ):  # events before /{id}

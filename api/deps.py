@@ -16,6 +16,7 @@ from orchestrator.accounts import AccountStore, User
 from orchestrator.agent import WorkerAgent
 from orchestrator.config import Settings
 from orchestrator.errors import AuthenticationFailed
+from orchestrator.live_links import LiveLinks
 from orchestrator.metrics import Metrics
 from orchestrator.queue import CreateQueue
 from orchestrator.ratelimit import RateLimiter
@@ -103,6 +104,10 @@ def get_event_streams(control: ControlDep) -> StreamLeases:
     return control.event_streams
 
 
+def get_live_links(control: ControlDep) -> LiveLinks:
+    return control.live_links
+
+
 StoreDep = Annotated[SessionStore, Depends(get_store)]
 AccountsDep = Annotated[AccountStore, Depends(get_accounts)]
 RegistryDep = Annotated[WorkerRegistry, Depends(get_registry)]
@@ -110,6 +115,7 @@ SessionsDep = Annotated[SessionService, Depends(get_sessions)]
 QueueDep = Annotated[CreateQueue | None, Depends(get_queue)]
 WebhooksDep = Annotated[WebhookStore, Depends(get_webhooks)]
 EventStreamsDep = Annotated[StreamLeases, Depends(get_event_streams)]
+LiveLinksDep = Annotated[LiveLinks, Depends(get_live_links)]
 
 
 class Authenticator:

@@ -18,6 +18,7 @@ from orchestrator.errors import (
     BrowserpoolError,
     ClientGaveUp,
     InvalidInput,
+    LiveLinkNotFound,
     NavigationRefused,
     PermissionDenied,
     PoolFull,
@@ -79,7 +80,7 @@ def _map(exc: Exception) -> Answer:
             return 422, {"detail": [{"loc": list(exc.loc), "msg": str(exc), "type": "value_error"}]}, {}
         case UserExists():
             return _answer(409, str(exc))
-        case UnknownUser() | ApiKeyNotFound() | WorkerNotFound() | WebhookNotFound():
+        case UnknownUser() | ApiKeyNotFound() | WorkerNotFound() | WebhookNotFound() | LiveLinkNotFound():
             return _answer(404, str(exc))
     log.error("unmapped error %r", exc)
     return _answer(500, "internal error")

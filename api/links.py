@@ -10,6 +10,17 @@ from orchestrator.sessions import SessionService
 from .schemas import BrowserSessionResponse, SessionDetail
 
 
+def public_base(request: Request, settings: Settings) -> str:
+    """This node's base URL as clients reach it (no trailing slash)."""
+    return (settings.public_url or str(request.base_url)).rstrip("/")
+
+
+def live_link_url(request: Request, settings: Settings, session_id: str, token: str, mode: str) -> str:
+    """The live link's page. Its token rides in the fragment, which browsers send to no server (nor in Referer);
+    the mode there only tells the page what to offer (the server holds the link's real mode)."""
+    return f"{public_base(request, settings)}/live/{session_id}#token={token}&mode={mode}"
+
+
 def _websocket_base(request: Request, settings: Settings) -> str:
     base = settings.public_url or str(request.base_url)
     if base.startswith("https://"):

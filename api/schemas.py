@@ -64,7 +64,8 @@ class SessionDetail(BrowserSessionResponse):
 
 
 class SessionEvent(BaseModel):
-    """One lifecycle event: created, active, closing, expiring (soon), ended (with its reason)."""
+    """One lifecycle event: created, active, closing, expiring (soon), takeover_started / takeover_ended (with
+    the viewer as reason), ended (with its reason)."""
 
     type: str
     session_id: str
@@ -130,3 +131,19 @@ class ApiKeyCreated(ApiKeyPublic):
 
 class ErrorBody(BaseModel):
     detail: str
+
+
+class LiveLinkCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    interactive: bool = Field(False, strict=True)  # false: view only (the server refuses its input)
+    ttl_seconds: int = Field(900, ge=1, strict=True)  # at most BROWSERPOOL_LIVE_LINK_MAX_TTL; never past the session
+
+
+class LiveLinkCreated(BaseModel):
+    """A shareable live view of one session: open `url` (or put it in an iframe); revoke it by `link_id`."""
+
+    link_id: str
+    url: str
+    interactive: bool
+    expires_at: datetime

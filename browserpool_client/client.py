@@ -4,7 +4,7 @@ from typing import Any
 
 import httpx
 
-from .models import Session, checked
+from .models import LiveLink, Session, checked
 
 SESSIONS = "/v1/browser/sessions/"
 
@@ -73,6 +73,15 @@ class Client:
     def screenshot(self, session_id: str) -> bytes:
         return checked(self.http.get(f"{SESSIONS}{session_id}/screenshot")).content
 
+    def live_link(self, session_id: str, interactive: bool = False, ttl_seconds: int = 900) -> LiveLink:
+        """A page anyone with the URL can open (or embed in an iframe) to watch the session, and with
+        `interactive` to drive it with mouse and keyboard, for `ttl_seconds` or until the session ends."""
+        body = {"interactive": interactive, "ttl_seconds": ttl_seconds}
+        return LiveLink.from_json(checked(self.http.post(f"{SESSIONS}{session_id}/live-links", json=body)).json())
+
+    def revoke_live_link(self, session_id: str, link_id: str) -> None:
+        checked(self.http.delete(f"{SESSIONS}{session_id}/live-links/{link_id}"))
+
     def connect(self, session: Session, playwright: Any) -> Any:
         """A Playwright `Browser` on the session (pass `sync_playwright().start()` or its context value)."""
         return playwright.chromium.connect_over_cdp(session.cdp_url or self.get(session.session_id).cdp_url)
@@ -121,6 +130,16 @@ class AsyncClient:
 
     async def screenshot(self, session_id: str) -> bytes:
         return checked(await self.http.get(f"{SESSIONS}{session_id}/screenshot")).content
+
+    async def live_link(self, session_id: str, interactive: bool = False, ttl_seconds: int = 900) -> LiveLink:
+        """A page anyone with the URL can open (or embed in an iframe) to watch the session, and with
+        `interactive` to drive it with mouse and keyboard, for `ttl_seconds` or until the session ends."""
+        body = {"interactive": interactive, "ttl_seconds": ttl_seconds}
+        response = await self.http.post(f"{SESSIONS}{session_id}/live-links", json=body)
+        return LiveLink.from_json(checked(response).json())
+
+    async def revoke_live_link(self, session_id: str, link_id: str) -> None:
+        checked(await self.http.delete(f"{SESSIONS}{session_id}/live-links/{link_id}"))
 
     async def connect(self, session: Session, playwright: Any) -> Any:
         """A Playwright `Browser` on the session (pass the object `async_playwright()` gives)."""

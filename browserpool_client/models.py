@@ -51,6 +51,21 @@ class Session:
         )
 
 
+@dataclass(frozen=True)
+class LiveLink:
+    """A shareable live view of one session: `url` works without signing in until `expires_at` (or revoked)."""
+
+    link_id: str
+    url: str
+    interactive: bool
+    expires_at: datetime
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "LiveLink":
+        expires = datetime.fromisoformat(data["expires_at"].replace("Z", "+00:00"))
+        return cls(link_id=data["link_id"], url=data["url"], interactive=data["interactive"], expires_at=expires)
+
+
 def checked(response: httpx.Response) -> httpx.Response:
     if response.status_code >= 400:
         try:

@@ -124,6 +124,11 @@ class Settings(BaseSettings):
     webhook_timeout: float = Field(10.0, gt=0, le=300)  # seconds for one whole delivery (connect, send, answer)
     webhook_concurrency: int = Field(64, ge=1, le=1000)  # webhook POSTs in flight at once (each webhook's in order)
 
+    # --- live links (shareable live views) ---
+    live_link_max_ttl: int = Field(86400, ge=1)  # the longest ttl_seconds a live link may ask for
+    # Who may put a live link's page in a frame (CSP frame-ancestors sources); the dashboard itself never.
+    live_link_frame_ancestors: str = Field("*", min_length=1, pattern=r"^[^;,\r\n]+$")
+
     @model_validator(mode="after")
     def _timeouts_agree(self) -> "Settings":
         if self.session_timeout > self.max_session_timeout:

@@ -101,3 +101,7 @@ class QuotaExceeded(BrowserpoolError):
     def __init__(self, message: str, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class LiveLinkNotFound(BrowserpoolError):
+    """No such live link on this session (unknown, expired or already revoked)."""

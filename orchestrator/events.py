@@ -2,7 +2,8 @@
 
 The one owner of the stream. It is written atomically with each change by the scripts that make it
 (lua/create.lua: `created`; lua/transition.lua: `active`, `closing`, `ended`), and by `append` here for
-the two events no status change carries (`withdrawn`, `expiring`); every reader goes through
+the events no status change carries (`withdrawn`, `expiring`; `takeover_started`/`takeover_ended` from
+live_links.py); every reader goes through
 `EventStream`. An entry's fields, in this order: type, session_id, status, reason ("" for none), at_ms.
 At most EVENTS_KEPT entries per user are kept (trimmed approximately).
 """

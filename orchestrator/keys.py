@@ -101,6 +101,11 @@ class Keys:
     def cdp_secret(self) -> str:
         return f"{self.prefix}:secret:cdp"
 
+    # live links
+    def live_link(self, link_id: str) -> str:
+        """Hash of one live link (its token's digest, session, owner, mode, deadline); expires with the link."""
+        return f"{self.prefix}:live-link:{link_id}"
+
     # webhooks
     def user_webhooks(self, user_id: str) -> str:
         return f"{self.prefix}:user:{user_id}:webhooks"

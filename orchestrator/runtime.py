@@ -22,6 +22,7 @@ from .cdp_tokens import CdpTokens, load_secret
 from .config import Settings
 from .directory import RemoteFactory, WorkerDirectory
 from .keys import Keys
+from .live_links import LiveLinks
 from .metrics import Metrics
 from .queue import CreateQueue
 from .ratelimit import RateLimiter
@@ -84,6 +85,7 @@ class ControlPlane:
     webhook_dispatcher: WebhookDispatcher
     reaper: Reaper
     event_streams: StreamLeases
+    live_links: LiveLinks
 
 
 class NotStarted(RuntimeError):
@@ -187,6 +189,7 @@ class Runtime:
                 may_declare_lapses=lambda: shared.watch.steady_for() >= settings.worker_lease_ttl,
             ),
             event_streams=StreamLeases(shared.redis, self.keys, settings.max_event_streams_per_user),
+            live_links=LiveLinks(shared.redis, self.keys, shared.store.events),
         )
 
     async def shutdown(self) -> None:

@@ -27,7 +27,7 @@ from .models import SessionRecord, SessionRequest, SessionSpec
 from .queue import CreateQueue, wait_for_turn
 from .redis_watch import ReplicaWait
 from .store import SessionStore, Transition
-from .worker import BrowserWorker, CdpClient, NavigationResult
+from .worker import BrowserWorker, CdpClient, CdpMode, NavigationResult
 
 log = logging.getLogger(__name__)
 
@@ -180,14 +180,22 @@ class SessionService:
 
     async def cdp_session(self, session_id: str, user_id: str | None, token: str | None) -> BrowserWorker:
         """The worker to relay a CDP connection to: the owner's session, or the one the token opens."""
+        return (await self.cdp_target(session_id, user_id, token))[1]
+
+    async def cdp_target(
+        self, session_id: str, user_id: str | None, token: str | None
+    ) -> tuple[SessionRecord, BrowserWorker]:
+        """The session a CDP connection opens (its owner's, or the one the token opens) and its worker."""
         record = await self.store.get(session_id)
         owner = record is not None and user_id is not None and record.user_id == user_id
         if record is None or not (owner or (token is not None and self.cdp_tokens.verify(session_id, token))):
             raise SessionNotFound(session_id)
-        return await self._drivable(record)
+        return record, await self._drivable(record)
 
-    async def relay_cdp(self, worker: BrowserWorker, session_id: str, client: CdpClient) -> None:
-        await worker.relay_cdp(session_id, client, lambda: self.activity.record(session_id))
+    async def relay_cdp(
+        self, worker: BrowserWorker, session_id: str, client: CdpClient, mode: CdpMode = CdpMode.FULL
+    ) -> None:
+        await worker.relay_cdp(session_id, client, lambda: self.activity.record(session_id), mode)
 
     # --- ends that come from the reaper ------------------------------------------------------
 

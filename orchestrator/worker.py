@@ -8,6 +8,7 @@ browsers can do.
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Protocol
 
 from .lifecycle import EndReason
@@ -17,6 +18,15 @@ from .models import SessionSpec
 SessionsLost = Callable[[Sequence[str], EndReason], Awaitable[None]]
 Activity = Callable[[], Awaitable[None]]
 LoadChanged = Callable[["WorkerLoad"], Awaitable[None]]
+
+
+class CdpMode(StrEnum):
+    """How much a CDP connection may do: the session's own clients everything its policy allows; a live viewer
+    only what watching (and, interactive, taking over with mouse and keyboard) needs (workers/cdp_viewer.py)."""
+
+    FULL = "full"
+    INTERACTIVE = "interactive"
+    VIEW = "view"
 
 
 class ClientGone(Exception):
@@ -68,8 +78,11 @@ class BrowserWorker(Protocol):
 
     async def content(self, session_id: str) -> str: ...
 
-    async def relay_cdp(self, session_id: str, client: CdpClient, on_activity: Activity) -> None:
-        """Relay the client's CDP traffic to the session's browser context until either side closes."""
+    async def relay_cdp(
+        self, session_id: str, client: CdpClient, on_activity: Activity, mode: CdpMode = CdpMode.FULL
+    ) -> None:
+        """Relay the client's CDP traffic to the session's browser context until either side closes; `mode`
+        narrows what the client may send (a live viewer's connection)."""
 
 
 class OwnedWorker(BrowserWorker, Protocol):

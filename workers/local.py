@@ -22,7 +22,7 @@ from orchestrator.errors import (
 )
 from orchestrator.lifecycle import EndReason
 from orchestrator.models import SessionSpec
-from orchestrator.worker import CdpClient, LoadChanged, NavigationResult, SessionsLost, WorkerLoad
+from orchestrator.worker import CdpClient, CdpMode, LoadChanged, NavigationResult, SessionsLost, WorkerLoad
 
 from .cdp_limits import CdpLimits
 from .cdp_relay import CdpRelay, close_client
@@ -179,7 +179,13 @@ class LocalWorker:
                 await slot.close(session_id, timeout=self.action_timeout, reason=reason)
                 await self._load_changed()
 
-    async def relay_cdp(self, session_id: str, client: CdpClient, on_activity: Callable[[], Awaitable[None]]) -> None:
+    async def relay_cdp(
+        self,
+        session_id: str,
+        client: CdpClient,
+        on_activity: Callable[[], Awaitable[None]],
+        mode: CdpMode = CdpMode.FULL,
+    ) -> None:
         """Relay until either side closes. The session may end during any await of the set-up (a DELETE
         racing the connect): `held.ended` is checked after each, and the relay registers itself with no
         await after the last check, so BrowserSlot.close either ends it or ran before and is seen here."""
@@ -201,18 +207,19 @@ class LocalWorker:
         assert held.download_dir is not None  # made when the session opened (_bound)
         bounds = slot.bounds
         pages = (lambda: bounds.page_refusal(session_id)) if bounds is not None else None
-        scope = CdpScope(context_id, held.download_dir, held.extra_contexts, page_refusal=pages)
+        scope = CdpScope(context_id, held.download_dir, held.extra_contexts, page_refusal=pages, mode=mode)
         relay = CdpRelay(client, endpoint, scope, on_activity, self.cdp_limits)
-        if not held.relays:
-            # While a client drives the session, its dialogs are the client's to answer: with no listener of
-            # its own, the worker's Playwright would dismiss them first.
+        # While a client drives the session, its dialogs are the client's to answer: with no listener of its own,
+        # the worker's Playwright would dismiss them first. A live viewer cannot answer one, so it does not count.
+        drives = mode is CdpMode.FULL
+        if drives and not _drivers(held):
             held.context.on("dialog", _leave_to_the_client)
         held.relays.add(relay)
         try:
             await relay.run()
         finally:
             held.relays.discard(relay)
-            if not held.relays:
+            if drives and not _drivers(held):
                 held.context.remove_listener("dialog", _leave_to_the_client)
 
     # --- actions -----------------------------------------------------------------------------
@@ -394,6 +401,11 @@ class LocalWorker:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("background task failed", exc_info=task.exception())
+
+
+def _drivers(held: SessionPage) -> list[CdpRelay]:
+    """The session's CDP connections that may answer dialogs (its own clients, not live viewers)."""
+    return [relay for relay in held.relays if relay.scope.mode is CdpMode.FULL]
 
 
 def _leave_to_the_client(dialog: Dialog) -> None:

@@ -13,7 +13,7 @@ from orchestrator.config import Settings
 from orchestrator.directory import RemoteFactory
 from orchestrator.models import SessionSpec
 from orchestrator.registry import WorkerInfo
-from orchestrator.worker import Activity, CdpClient, ClientGone, NavigationResult
+from orchestrator.worker import Activity, CdpClient, CdpMode, ClientGone, NavigationResult
 
 from .wire import PREFIX, SECRET_HEADER, OpenSession, raise_again
 
@@ -50,9 +50,11 @@ class RemoteWorker:
     async def content(self, session_id: str) -> str:
         return (await self._call("GET", f"/{session_id}/content")).text
 
-    async def relay_cdp(self, session_id: str, client: CdpClient, on_activity: Activity) -> None:
-        """Pipe the client's frames to the worker's relay, which scopes them and records activity."""
-        url = self.address.replace("http", "ws", 1) + f"{PREFIX}/{session_id}/cdp"
+    async def relay_cdp(
+        self, session_id: str, client: CdpClient, on_activity: Activity, mode: CdpMode = CdpMode.FULL
+    ) -> None:
+        """Pipe the client's frames to the worker's relay, which scopes them (to `mode`) and records activity."""
+        url = self.address.replace("http", "ws", 1) + f"{PREFIX}/{session_id}/cdp?mode={mode.value}"
         try:
             upstream = await connect(url, additional_headers={SECRET_HEADER: self._secret}, max_size=None)
         except (OSError, InvalidHandshake) as exc:

@@ -12,6 +12,7 @@ from fastapi.requests import HTTPConnection
 
 from orchestrator.agent import WorkerAgent
 from orchestrator.errors import AuthenticationFailed, BrowserpoolError
+from orchestrator.worker import CdpMode
 
 from ..deps import AgentDep, SharedDep
 from ..schemas import EvaluateRequest, EvaluateResponse, NavigateRequest, NavigateResponse
@@ -75,7 +76,9 @@ async def cdp(
     session_id: str,
     held: Annotated[bool, Depends(_holds_secret)],
     agent: AgentDep,
+    mode: CdpMode = CdpMode.FULL,
 ) -> None:
+    """The API node has authorised the client, and says which mode it may use (a live viewer's is narrower)."""
     if not held:
         await refuse(websocket, 401, "worker-internal call without the shared secret")
         return
@@ -84,6 +87,8 @@ async def cdp(
         return
     await websocket.accept()
     try:
-        await agent.worker.relay_cdp(session_id, ClientSocket(websocket), lambda: agent.activity.record(session_id))
+        await agent.worker.relay_cdp(
+            session_id, ClientSocket(websocket), lambda: agent.activity.record(session_id), mode
+        )
     except BrowserpoolError as exc:
         await websocket.close(1011, str(exc))

@@ -26,6 +26,13 @@ async def test_async_client_drives_a_session_end_to_end(daemon_settings: Setting
                 browser = await pool.connect(session, p)
                 assert await browser.contexts[0].pages[0].title() == "browserpool test page"
                 await browser.close()
+            link = await pool.live_link(session.session_id, interactive=True, ttl_seconds=60)
+            assert link.interactive and f"/live/{session.session_id}#token=bpl_" in link.url
+            assert session.expires_at and link.expires_at <= session.expires_at
+            await pool.revoke_live_link(session.session_id, link.link_id)
+            with pytest.raises(BrowserpoolAPIError) as gone:
+                await pool.revoke_live_link(session.session_id, link.link_id)
+            assert gone.value.status == 404
             await pool.close(session.session_id)
             ended = await pool.get(session.session_id)
             assert (ended.status, ended.end_reason) == ("closed", "deleted") and ended.ended_at
@@ -43,6 +50,7 @@ async def test_sync_client(daemon_settings: Settings) -> None:
             with Client(base, api_key=key) as pool:
                 session = pool.create(viewport_width=500, viewport_height=400)
                 width = pool.evaluate(session.session_id, "innerWidth")
+                assert pool.live_link(session.session_id).url.endswith("&mode=view")
                 pool.close(session.session_id)
                 try:
                     pool.get("unknown")
