@@ -17,6 +17,7 @@ from orchestrator.agent import WorkerAgent
 from orchestrator.config import Settings
 from orchestrator.errors import AuthenticationFailed
 from orchestrator.metrics import Metrics
+from orchestrator.profiles import ProfileStore
 from orchestrator.queue import CreateQueue
 from orchestrator.ratelimit import RateLimiter
 from orchestrator.registry import WorkerRegistry
@@ -85,6 +86,10 @@ def get_registry(shared: SharedDep) -> WorkerRegistry:
     return shared.registry
 
 
+def get_profiles(shared: SharedDep) -> ProfileStore:
+    return shared.profiles
+
+
 def get_sessions(control: ControlDep) -> SessionService:
     return control.sessions
 
@@ -107,6 +112,7 @@ StoreDep = Annotated[SessionStore, Depends(get_store)]
 AccountsDep = Annotated[AccountStore, Depends(get_accounts)]
 RegistryDep = Annotated[WorkerRegistry, Depends(get_registry)]
 SessionsDep = Annotated[SessionService, Depends(get_sessions)]
+ProfilesDep = Annotated[ProfileStore, Depends(get_profiles)]
 QueueDep = Annotated[CreateQueue | None, Depends(get_queue)]
 WebhooksDep = Annotated[WebhookStore, Depends(get_webhooks)]
 EventStreamsDep = Annotated[StreamLeases, Depends(get_event_streams)]

@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     webhook_timeout: float = Field(10.0, gt=0, le=300)  # seconds for one whole delivery (connect, send, answer)
     webhook_concurrency: int = Field(64, ge=1, le=1000)  # webhook POSTs in flight at once (each webhook's in order)
 
+    # --- profiles: browser state kept between sessions ---
+    profile_max_bytes: int = Field(5 * 1024 * 1024, ge=1024)  # one profile's stored (compressed) size; past it: 413
+    max_profiles_per_user: int = Field(100, ge=1)  # profiles one user may keep; past it: 429
+
     @model_validator(mode="after")
     def _timeouts_agree(self) -> "Settings":
         if self.session_timeout > self.max_session_timeout:
