@@ -39,8 +39,14 @@ class ProfileKeeper:
     async def restore(self, context: BrowserContext, state: dict[str, Any]) -> None:
         if not state.get("cookies") and not state.get("origins"):
             return
+        # The context is new (or a ready one nobody used): nothing to clear first. Cookies alone take one
+        # call; origins need Playwright's visits.
+        if state.get("origins"):
+            work = context.set_storage_state(state)  # type: ignore[arg-type]  # checked when it was stored
+        else:
+            work = context.add_cookies(state["cookies"])
         try:
-            await asyncio.wait_for(context.set_storage_state(state), self.timeout)  # type: ignore[arg-type]
+            await asyncio.wait_for(work, self.timeout)
         except TimeoutError as exc:
             raise ActionTimedOut(f"restoring the profile did not finish within {self.timeout:g}s") from exc
         except PlaywrightError as exc:
