@@ -32,6 +32,7 @@ from .scripts import prelude
 SAVED_ENDS = frozenset({EndReason.DELETED, EndReason.TIMEOUT, EndReason.IDLE, EndReason.SHUTDOWN})
 # How long a gracefully ended session keeps its lease for its final save; past it the lease is free again.
 SAVE_GRACE_MS = 30_000
+SAVE_FAILED = "failed"  # a persisting session's `profile_save` once its final save was tried and failed
 NEW_VERSION_TTL = 120  # seconds a version being written may wait for its swap before Redis drops it
 ENCODE_IN_THREAD_BYTES = 64 * 1024  # documents at least this large are (de)compressed off the event loop
 
@@ -146,7 +147,7 @@ class ProfileStore:
         """The session's final save failed: record it, count it, free the lease."""
         await self._scripts["give_up"](
             keys=[self.keys.profile_lease(ref.user_id, ref.name), self.keys.session(session_id), self.keys.stats],
-            args=[session_id],
+            args=[session_id, SAVE_FAILED],
         )
 
     async def claim(self, ref: ProfileRef, session_id: str) -> None:

@@ -54,9 +54,9 @@ async def put_profile(
     try:
         body = StorageState.model_validate_json(await request.body())
     except ValidationError as exc:
-        raise RequestValidationError(
-            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)]
-        ) from exc
+        # Where and what, without echoing the input (it may be large, or not even text).
+        errors = [{"loc": ("body", *e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        raise RequestValidationError(errors) from exc
     # Stored as given (only the fields it had), so it downloads unchanged in shape.
     document = body.model_dump(mode="json", by_alias=True, exclude_unset=True)
     info, created = await profiles.upload(user.user_id, name, document)
