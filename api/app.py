@@ -24,12 +24,15 @@ from .routes import (
     health,
     live_links,
     metrics,
+    profiles,
     sessions,
     webhooks,
 )
 from .schemas import ErrorBody
 
 log = logging.getLogger(__name__)
+
+PROFILE_UPLOAD_FACTOR = 4
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -60,7 +63,10 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
 
-    app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_body_bytes, timeout=runtime.settings.body_timeout)
+    settings = runtime.settings
+    # Profile uploads are JSON that compresses well: they may be this many times their stored limit.
+    uploads = ("/v1/profiles/", max(settings.max_body_bytes, settings.profile_max_bytes * PROFILE_UPLOAD_FACTOR))
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout, larger=[uploads])
     app.add_middleware(RequestTimer, metrics=runtime.metrics)
     install_error_handlers(app)
     app.include_router(health.router)
@@ -77,6 +83,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             live_links,
             admin,
             dashboard,
+            profiles,
         ):  # events before /{id}
             app.include_router(module.router)
     if role is Role.WORKER:

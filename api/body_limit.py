@@ -8,6 +8,7 @@ and tells the app the client has gone, so whatever the app would answer then is 
 
 import asyncio
 import json
+from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -15,31 +16,39 @@ GONE: Message = {"type": "http.disconnect"}
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float) -> None:
+    """`larger` names path prefixes whose bodies may be larger (profile uploads), with their own limit."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float, larger: Sequence[tuple[str, int]] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.timeout = timeout
+        self.larger = tuple(larger)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limit_for(scope.get("path", ""))
         declared = _content_length(scope)
-        if declared is not None and declared > self.max_bytes:
-            await _answer(send, 413, self.too_large)
+        if declared is not None and declared > limit:
+            await _answer(send, 413, self.too_large(limit))
             return
-        await self.app(scope, *_Bounded(self, receive, send).channels())
+        await self.app(scope, *_Bounded(self, limit, receive, send).channels())
 
-    @property
-    def too_large(self) -> str:
-        return f"the request body is larger than {self.max_bytes} bytes"
+    def limit_for(self, path: str) -> int:
+        return next((limit for prefix, limit in self.larger if path.startswith(prefix)), self.max_bytes)
+
+    @staticmethod
+    def too_large(limit: int) -> str:
+        return f"the request body is larger than {limit} bytes"
 
 
 class _Bounded:
     """One request's receive and send, with the body's size and arrival time watched."""
 
-    def __init__(self, limit: BodyLimit, receive: Receive, send: Send) -> None:
+    def __init__(self, limit: BodyLimit, max_bytes: int, receive: Receive, send: Send) -> None:
         self.limit = limit
+        self.max_bytes = max_bytes
         self._receive = receive
         self._send = send
         self.received = 0
@@ -60,8 +69,8 @@ class _Bounded:
             return await self._refuse(408, f"the request body did not arrive within {self.limit.timeout:g}s")
         if message["type"] == "http.request":
             self.received += len(message.get("body", b""))
-            if self.received > self.limit.max_bytes:
-                return await self._refuse(413, self.limit.too_large)
+            if self.received > self.max_bytes:
+                return await self._refuse(413, self.limit.too_large(self.max_bytes))
         return message
 
     async def send(self, message: Message) -> None:

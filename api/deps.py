@@ -18,6 +18,7 @@ from orchestrator.config import Settings
 from orchestrator.errors import AuthenticationFailed
 from orchestrator.live_links import LiveLinks
 from orchestrator.metrics import Metrics
+from orchestrator.profiles import ProfileStore
 from orchestrator.queue import CreateQueue
 from orchestrator.ratelimit import RateLimiter
 from orchestrator.registry import WorkerRegistry
@@ -86,6 +87,10 @@ def get_registry(shared: SharedDep) -> WorkerRegistry:
     return shared.registry
 
 
+def get_profiles(shared: SharedDep) -> ProfileStore:
+    return shared.profiles
+
+
 def get_sessions(control: ControlDep) -> SessionService:
     return control.sessions
 
@@ -112,6 +117,7 @@ StoreDep = Annotated[SessionStore, Depends(get_store)]
 AccountsDep = Annotated[AccountStore, Depends(get_accounts)]
 RegistryDep = Annotated[WorkerRegistry, Depends(get_registry)]
 SessionsDep = Annotated[SessionService, Depends(get_sessions)]
+ProfilesDep = Annotated[ProfileStore, Depends(get_profiles)]
 QueueDep = Annotated[CreateQueue | None, Depends(get_queue)]
 WebhooksDep = Annotated[WebhookStore, Depends(get_webhooks)]
 EventStreamsDep = Annotated[StreamLeases, Depends(get_event_streams)]

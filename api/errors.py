@@ -20,9 +20,14 @@ from orchestrator.errors import (
     InvalidInput,
     LiveLinkNotFound,
     NavigationRefused,
+    NoProfileToSave,
     PermissionDenied,
     PoolFull,
     PoolUnavailable,
+    ProfileInUse,
+    ProfileLeaseLost,
+    ProfileNotFound,
+    ProfileTooLarge,
     QuotaExceeded,
     SessionEnded,
     SessionNotFound,
@@ -78,8 +83,14 @@ def _map(exc: Exception) -> Answer:
         case InvalidInput():
             # The same shape as FastAPI's own 422 (HTTPValidationError), so clients parse one thing.
             return 422, {"detail": [{"loc": list(exc.loc), "msg": str(exc), "type": "value_error"}]}, {}
-        case UserExists():
+        case UserExists() | NoProfileToSave() | ProfileLeaseLost():
             return _answer(409, str(exc))
+        case ProfileInUse():
+            return _answer(409, str(exc), session_id=exc.session_id)
+        case ProfileNotFound():
+            return _answer(404, "profile not found")
+        case ProfileTooLarge():
+            return _answer(413, str(exc), size_bytes=exc.size, limit_bytes=exc.limit)
         case UnknownUser() | ApiKeyNotFound() | WorkerNotFound() | WebhookNotFound() | LiveLinkNotFound():
             return _answer(404, str(exc))
     log.error("unmapped error %r", exc)

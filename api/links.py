@@ -2,12 +2,14 @@
 
 from fastapi import Request
 
+from orchestrator import clock
 from orchestrator.clock import to_datetime
 from orchestrator.config import Settings
 from orchestrator.models import SessionRecord
+from orchestrator.profiles import save_status
 from orchestrator.sessions import SessionService
 
-from .schemas import BrowserSessionResponse, SessionDetail
+from .schemas import BrowserSessionResponse, SessionDetail, SessionProfile
 
 
 def public_base(request: Request, settings: Settings) -> str:
@@ -40,4 +42,7 @@ def session_detail(
         cdp_url=cdp_url,
         ended_at=to_datetime(record.ended_at_ms) if record.ended_at_ms else None,
         end_reason=record.end_reason,
+        profile=SessionProfile(name=record.profile, persist=record.profile_persist) if record.profile else None,
+        profile_saved_at=to_datetime(record.profile_saved_at_ms) if record.profile_saved_at_ms else None,
+        profile_save=save_status(record, clock.now_ms()),
     )

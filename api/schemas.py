@@ -3,19 +3,31 @@
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from orchestrator.accounts import ApiKey
 from orchestrator.clock import to_datetime
 from orchestrator.models import DEFAULT_VIEWPORT, SessionRecord
+from orchestrator.profile_state import NAME_PATTERN
+from orchestrator.profiles import ProfileInfo
 
 VIEWPORT_MIN, VIEWPORT_MAX = 100, 7680
 USER_AGENT_MAX = 512
 
 
+class SessionProfile(BaseModel):
+    """The profile a session starts from; with `persist`, it saves its state back into it when it ends."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=NAME_PATTERN, description="1-64 of A-Z a-z 0-9 . _ -")
+    persist: StrictBool = False
+
+
 class SessionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    profile: SessionProfile | None = None
     viewport_width: int = Field(DEFAULT_VIEWPORT[0], ge=VIEWPORT_MIN, le=VIEWPORT_MAX, strict=True)
     viewport_height: int = Field(DEFAULT_VIEWPORT[1], ge=VIEWPORT_MIN, le=VIEWPORT_MAX, strict=True)
     user_agent: str | None = Field(None, min_length=1, max_length=USER_AGENT_MAX)
@@ -61,6 +73,11 @@ class SessionDetail(BrowserSessionResponse):
     cdp_url: str | None = None
     ended_at: datetime | None = None
     end_reason: str | None = None
+    # Sessions that start from a profile: which one; a persisting one's last save into it and what became of
+    # its final save (pending, saved, failed, or not_saved when it ended in a way that cannot save).
+    profile: SessionProfile | None = None
+    profile_saved_at: datetime | None = None
+    profile_save: str | None = None
 
 
 class SessionEvent(BaseModel):
@@ -78,6 +95,35 @@ class BrowserSessionListResponse(BaseModel):
     """Response schema for listing browser sessions"""
 
     sessions: list[BrowserSessionResponse]
+    total_count: int
+
+
+class ProfilePublic(BaseModel):
+    """A profile's metadata: its stored (compressed) size, what it holds, and the session persisting into it."""
+
+    name: str
+    size_bytes: int
+    cookies: int
+    origins: int
+    created_at: datetime
+    updated_at: datetime
+    in_use_by: str | None
+
+    @classmethod
+    def of(cls, info: ProfileInfo) -> "ProfilePublic":
+        return cls(
+            name=info.name,
+            size_bytes=info.size_bytes,
+            cookies=info.cookies,
+            origins=info.origins,
+            created_at=to_datetime(info.created_at_ms),
+            updated_at=to_datetime(info.updated_at_ms),
+            in_use_by=info.in_use_by,
+        )
+
+
+class ProfileListResponse(BaseModel):
+    profiles: list[ProfilePublic]
     total_count: int
 
 

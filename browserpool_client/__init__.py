@@ -8,6 +8,6 @@ with Client("http://127.0.0.1:8000", api_key="bp_...") as pool:
 """
 
 from .client import AsyncClient, Client
-from .models import BrowserpoolAPIError, LiveLink, Session
+from .models import BrowserpoolAPIError, LiveLink, Profile, Session
 
-__all__ = ["AsyncClient", "BrowserpoolAPIError", "Client", "LiveLink", "Session"]
+__all__ = ["AsyncClient", "BrowserpoolAPIError", "Client", "LiveLink", "Profile", "Session"]

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from . import clock
 from .activity import ActivityRecorder
 from .lifecycle import LIVE, EndReason, SessionStatus
+from .profiles import ProfileStore
 from .registry import WorkerRegistry
 from .store import SessionStore
 from .worker import OwnedWorker, WorkerLoad
@@ -21,8 +22,16 @@ STRAY_GRACE_MS = 15_000  # a record this young may still be getting its context
 
 
 class WorkerAgent:
-    def __init__(self, worker: OwnedWorker, store: SessionStore, registry: WorkerRegistry, address: str) -> None:
+    def __init__(
+        self,
+        worker: OwnedWorker,
+        store: SessionStore,
+        registry: WorkerRegistry,
+        address: str,
+        profiles: ProfileStore | None = None,
+    ) -> None:
         self.worker = worker
+        self.profiles = profiles  # where sessions that start from a profile read it, and persisting ones save
         self.store = store
         self.registry = registry
         self.address = address
@@ -38,7 +47,7 @@ class WorkerAgent:
         recovered = await self.recover_previous_incarnation()
         if recovered:
             log.warning("marked %d session(s) of this worker's previous run as ended", recovered)
-        await self.worker.start(self.end_lost, self.load_changed)
+        await self.worker.start(self.end_lost, self.load_changed, self.profiles)
         await self.heartbeat()
 
     async def heartbeat(self) -> None:

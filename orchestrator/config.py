@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     live_link_max_ttl: int = Field(86400, ge=1)  # the longest ttl_seconds a live link may ask for
     # Who may put a live link's page in a frame (CSP frame-ancestors sources); the dashboard itself never.
     live_link_frame_ancestors: str = Field("*", min_length=1, pattern=r"^[^;,\r\n]+$")
+    # --- profiles: browser state kept between sessions ---
+    profile_max_bytes: int = Field(5 * 1024 * 1024, ge=1024)  # one profile's stored (compressed) size; past it: 413
+    max_profiles_per_user: int = Field(100, ge=1)  # profiles one user may keep; past it: 429
 
     @model_validator(mode="after")
     def _timeouts_agree(self) -> "Settings":

@@ -24,6 +24,7 @@ from .directory import RemoteFactory, WorkerDirectory
 from .keys import Keys
 from .live_links import LiveLinks
 from .metrics import Metrics
+from .profiles import ProfileStore
 from .queue import CreateQueue
 from .ratelimit import RateLimiter
 from .reaper import Reaper
@@ -74,6 +75,7 @@ class Shared:
     registry: WorkerRegistry
     directory: WorkerDirectory
     internal_secret: str
+    profiles: ProfileStore
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ class Runtime:
         self._started = False
         self._shared: Shared | None = None
         self._redis: Redis | None = None  # from the start of start-up, so a failed start-up still closes it
+        self._profiles: ProfileStore | None = None  # holds a second connection pool (profile versions are bytes)
         self.control: ControlPlane | None = None  # roles with an API, once started
         self.agent: WorkerAgent | None = None  # roles with browsers, once started
         self.request_exit: Callable[[], None] = lambda: None  # set by whoever runs the server
@@ -138,10 +141,12 @@ class Runtime:
         store = SessionStore(redis, self.keys, settings.retention)
         registry = WorkerRegistry(redis, self.keys, settings.worker_lease_ttl)
         internal_secret = await self._shared_secret(redis, self.keys.internal_secret)
+        profiles = ProfileStore(redis, self.keys, settings.profile_max_bytes, settings.max_profiles_per_user)
+        self._profiles = profiles
         if self._worker_factory is not None and self.role.has_browsers:
             # Only a worker role is reachable by other nodes; `serve` keeps its browsers to itself.
             address = settings.advertised_url if self.role is Role.WORKER else ""
-            self.agent = WorkerAgent(self._worker_factory(settings), store, registry, address)
+            self.agent = WorkerAgent(self._worker_factory(settings), store, registry, address, profiles)
         remote = self._remote_factory(internal_secret, settings) if self._remote_factory else None
         self._shared = Shared(
             redis=redis,
@@ -152,6 +157,7 @@ class Runtime:
             registry=registry,
             directory=WorkerDirectory(registry, self.agent.worker if self.agent else None, remote),
             internal_secret=internal_secret,
+            profiles=profiles,
         )
         if self.role.has_api:
             self.control = await self._control_plane(self._shared)
@@ -171,6 +177,7 @@ class Runtime:
             CdpTokens(await load_secret(shared.redis, self.keys)),
             CreatePolicy.of(settings),
             ReplicaWait(shared.watch, settings.redis_wait_replicas, settings.redis_wait_timeout),
+            shared.profiles,
         )
         webhooks = WebhookStore(shared.redis, self.keys, webhook_policy(settings))
         return ControlPlane(
@@ -312,6 +319,9 @@ class Runtime:
         return scheduler
 
     async def _close_connections(self) -> None:
+        profiles, self._profiles = self._profiles, None
+        if profiles is not None:
+            await profiles.close()
         redis, self._redis = self._redis, None
         if redis is not None:
             await redis.aclose()

@@ -15,15 +15,18 @@ from .directory import WorkerDirectory
 from .errors import (
     ClientGaveUp,
     InvalidInput,
+    NoProfileToSave,
     NotReplicated,
     PoolFull,
     PoolUnavailable,
+    ProfileNotFound,
     SessionEnded,
     SessionNotFound,
     SessionNotReady,
 )
 from .lifecycle import EndReason, SessionStatus
-from .models import SessionRecord, SessionRequest, SessionSpec
+from .models import ProfileRef, SessionRecord, SessionRequest, SessionSpec
+from .profiles import ProfileStore
 from .queue import CreateQueue, wait_for_turn
 from .redis_watch import ReplicaWait
 from .store import SessionStore, Transition
@@ -59,12 +62,13 @@ class CreatePolicy:
             max_sessions_per_user=settings.max_sessions_per_user,
         )
 
-    def spec_for(self, request: SessionRequest) -> SessionSpec:
+    def spec_for(self, request: SessionRequest, user_id: str = "") -> SessionSpec:
         """The spec a request stands for, with the default timeout filled in; InvalidInput past the maximum."""
         timeout = self.default_timeout if request.timeout_seconds is None else request.timeout_seconds
         if timeout > self.max_timeout:
             raise InvalidInput(f"timeout_seconds must be at most {self.max_timeout}")
-        return SessionSpec(request.viewport_width, request.viewport_height, request.user_agent, timeout)
+        profile = ProfileRef(user_id, request.profile, request.persist_profile) if request.profile else None
+        return SessionSpec(request.viewport_width, request.viewport_height, request.user_agent, timeout, profile)
 
 
 class SessionService:
@@ -76,9 +80,11 @@ class SessionService:
         cdp_tokens: CdpTokens,
         policy: CreatePolicy,
         replica_wait: ReplicaWait | None = None,
+        profiles: ProfileStore | None = None,
     ) -> None:
         self.store = store
         self.replica_wait = replica_wait or ReplicaWait(None, 0, 1.0)
+        self.profiles = profiles
         self.directory = directory
         self.queue = queue
         self.cdp_tokens = cdp_tokens
@@ -102,9 +108,14 @@ class SessionService:
     async def create(self, user_id: str, request: SessionRequest, gave_up: GaveUp = _never) -> SessionRecord:
         """Open a session on the best worker, waiting in the queue for capacity if so configured.
 
-        Returns once its context is open and the record reads `active`.
+        Returns once its context is open (with its profile's state in it, if it starts from one) and the
+        record reads `active`. A read-only profile must exist; a persisting one is made if new, and taken
+        for this session alone (ProfileInUse while another session persists into it).
         """
-        spec = self.policy.spec_for(request)
+        spec = self.policy.spec_for(request, user_id)
+        if spec.profile is not None and not spec.profile.persist:
+            if self.profiles is None or not await self.profiles.exists(user_id, spec.profile.name):
+                raise ProfileNotFound(spec.profile.name)
         placed = None
         if self.policy.queue_timeout <= 0 or not await self.queue.waiting():
             placed = await self._place(user_id, spec)
@@ -144,7 +155,22 @@ class SessionService:
             return  # someone else ended it first (the reaper, a crash): they close the context
         await move(SessionStatus.CLOSED)  # None only if the worker's reconcile finished the close meanwhile
         self.activity.forget(session_id)
-        self._in_background(self._close_context(record.worker_id, session_id, "session closed (deleted)"))
+        closing = self._close_context(record.worker_id, session_id, "session closed (deleted)")
+        if record.profile_persist:
+            # Its final save is part of the close: once this returns, the profile holds it and is free again.
+            await closing
+        else:
+            self._in_background(closing)
+
+    async def save_profile(self, user_id: str, session_id: str) -> SessionRecord:
+        """Save an active persisting session's state into its profile now; the session carries on."""
+        record = await self.get(user_id, session_id)
+        if not record.profile_persist:
+            raise NoProfileToSave(f"session {session_id} does not persist into a profile")
+        worker = await self._drivable(record)
+        await worker.save_profile(session_id)
+        await self.activity.record(session_id)
+        return await self.get(user_id, session_id)
 
     async def _close_context(self, worker_id: str, session_id: str, why: str) -> None:
         try:
@@ -223,10 +249,11 @@ class SessionService:
         for worker in await self.directory.candidates():
             record = self._new_record(user_id, worker.worker_id, spec)
             await self.store.create(record, self.policy.max_sessions_per_user)
+            await self._claim_profile(record, spec)
             try:
                 await worker.open_session(record.session_id, spec)
             except (PoolFull, PoolUnavailable):
-                await self.store.discard(record)  # it never started: leave no trace
+                await self._discard(record, spec)  # it never started: leave no trace
                 continue
             except asyncio.CancelledError:
                 self._in_background(self._abandon(record, worker, EndReason.START_FAILED))
@@ -236,6 +263,24 @@ class SessionService:
                 raise
             return record, worker
         return None
+
+    async def _claim_profile(self, record: SessionRecord, spec: SessionSpec) -> None:
+        """A persisting session becomes its profile's one writer once its record exists, before its context opens."""
+        if spec.profile is None or not spec.profile.persist:
+            return
+        if self.profiles is None:
+            await self.store.discard(record)
+            raise InvalidInput("this node keeps no profiles", loc=("body", "profile"))
+        try:
+            await self.profiles.claim(spec.profile, record.session_id)
+        except BaseException:
+            await self.store.discard(record)
+            raise
+
+    async def _discard(self, record: SessionRecord, spec: SessionSpec) -> None:
+        await self.store.discard(record)
+        if spec.profile is not None and spec.profile.persist and self.profiles is not None:
+            await self.profiles.release(spec.profile, record.session_id)
 
     async def _wait_and_place(
         self, user_id: str, spec: SessionSpec, gave_up: GaveUp
@@ -281,6 +326,7 @@ class SessionService:
 
     def _new_record(self, user_id: str, worker_id: str, spec: SessionSpec) -> SessionRecord:
         now = clock.now_ms()
+        profile = spec.profile
         return SessionRecord(
             session_id=uuid.uuid4().hex,
             user_id=user_id,
@@ -294,6 +340,8 @@ class SessionService:
             created_at_ms=now,
             last_activity_ms=now,
             expires_at_ms=now + spec.timeout_seconds * 1000,
+            profile=profile.name if profile else None,
+            profile_persist=bool(profile and profile.persist),
         )
 
     async def _drive(self, user_id: str, session_id: str, action: Callable[[BrowserWorker], Awaitable[T]]) -> T:

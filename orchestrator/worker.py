@@ -9,10 +9,13 @@ browsers can do.
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .lifecycle import EndReason
 from .models import SessionSpec
+
+if TYPE_CHECKING:
+    from .profiles import ProfileStore
 
 # Called by a worker when sessions die under it (browser crash): (session ids, end reason).
 SessionsLost = Callable[[Sequence[str], EndReason], Awaitable[None]]
@@ -84,11 +87,19 @@ class BrowserWorker(Protocol):
         """Relay the client's CDP traffic to the session's browser context until either side closes; `mode`
         narrows what the client may send (a live viewer's connection)."""
 
+    async def save_profile(self, session_id: str) -> None:
+        """Save the session's state into its profile now (a checkpoint); NoProfileToSave if it persists none."""
+
 
 class OwnedWorker(BrowserWorker, Protocol):
     """The worker whose browsers live in this process."""
 
-    async def start(self, on_sessions_lost: SessionsLost, on_load_changed: LoadChanged | None = None) -> None: ...
+    async def start(
+        self,
+        on_sessions_lost: SessionsLost,
+        on_load_changed: LoadChanged | None = None,
+        profiles: "ProfileStore | None" = None,
+    ) -> None: ...
 
     async def stop(self) -> None:
         """Close every context and browser. Safe to call twice."""

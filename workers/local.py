@@ -22,6 +22,7 @@ from orchestrator.errors import (
 )
 from orchestrator.lifecycle import EndReason
 from orchestrator.models import SessionSpec
+from orchestrator.profiles import ProfileStore
 from orchestrator.worker import CdpClient, CdpMode, LoadChanged, NavigationResult, SessionsLost, WorkerLoad
 
 from .cdp_limits import CdpLimits
@@ -37,6 +38,7 @@ from .launcher import ChromiumLaunch, prepare_launch
 from .navigation_watch import NavigationWatch
 from .placement import least_loaded
 from .process_guard import driver_environment, make_undumpable
+from .profiles import ProfileKeeper
 from .ready_shapes import ReadyShapes
 from .sandbox import SandboxMode
 from .session_bounds import BrowserBounds, SessionLimits
@@ -82,6 +84,7 @@ class LocalWorker:
         self._stopping = False
         self._draining = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self.profiles = ProfileKeeper(None, action_timeout)  # given its store at start
 
     @property
     def worker_id(self) -> str:
@@ -94,9 +97,15 @@ class LocalWorker:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self, on_sessions_lost: SessionsLost, on_load_changed: LoadChanged | None = None) -> None:
+    async def start(
+        self,
+        on_sessions_lost: SessionsLost,
+        on_load_changed: LoadChanged | None = None,
+        profiles: ProfileStore | None = None,
+    ) -> None:
         self._on_lost = on_sessions_lost
         self._on_load = on_load_changed
+        self.profiles.store = profiles
         make_undumpable()  # before anything of Chromium's runs: its user may be ours (containers)
         self._plan = plan = await asyncio.to_thread(self._prepare)
         try:
@@ -159,6 +168,7 @@ class LocalWorker:
         return slot
 
     async def open_session(self, session_id: str, spec: SessionSpec) -> None:
+        state = await self.profiles.load(spec.profile) if spec.profile is not None else None
         slot = self._reserve(session_id)
         try:
             shape = (spec.viewport_width, spec.viewport_height, spec.user_agent)
@@ -169,15 +179,23 @@ class LocalWorker:
         finally:
             slot.release(session_id)
         held.page.on("crash", lambda _: self._spawn(self._page_crashed(slot, session_id)))
+        held.profile = spec.profile
+        if state is not None:
+            await self._restore(slot, session_id, held, state)
         await self._bound(slot, session_id, held)
         await self._load_changed()
         self._warm_up()
 
     async def close_session(self, session_id: str, reason: str = "session ended") -> None:
+        """Close it; a session that persists into a profile saves first, once its CDP clients have let go."""
         for slot in self.slots:
             if session_id in slot.sessions:
-                await slot.close(session_id, timeout=self.action_timeout, reason=reason)
+                await slot.close(session_id, timeout=self.action_timeout, reason=reason, before_close=self._final_save)
                 await self._load_changed()
+
+    async def save_profile(self, session_id: str) -> None:
+        held = self._held(session_id)
+        await self.profiles.checkpoint(held.profile, session_id, held.context)
 
     async def relay_cdp(
         self,
@@ -338,6 +356,18 @@ class LocalWorker:
         except (PlaywrightError, OSError) as exc:
             await slot.close(session_id, timeout=5, reason="session could not be opened")
             raise ActionFailed(f"could not open a browser context: {_first_line(exc)}") from exc
+
+    async def _restore(self, slot: BrowserSlot, session_id: str, held: SessionPage, state: dict[str, Any]) -> None:
+        """Put the profile's state into the context before the session is handed out; else do not open it."""
+        try:
+            await self.profiles.restore(held.context, state)
+        except BaseException:
+            await slot.close(session_id, timeout=5, reason="session could not be opened")
+            raise
+
+    async def _final_save(self, session_id: str, held: SessionPage) -> None:
+        if held.profile is not None and held.profile.persist:
+            await self.profiles.final_save(held.profile, session_id, held.context)
 
     def _browser_gone(self, slot: BrowserSlot) -> None:
         if self._stopping or slot.browser is None:

@@ -37,6 +37,9 @@ class RemoteWorker:
     async def close_session(self, session_id: str, reason: str = "session ended") -> None:
         await self._call("DELETE", f"/{session_id}", params={"reason": reason})
 
+    async def save_profile(self, session_id: str) -> None:
+        await self._call("POST", f"/{session_id}/profile/save")
+
     async def navigate(self, session_id: str, url: str) -> NavigationResult:
         data = (await self._call("POST", f"/{session_id}/navigate", json={"url": url})).json()
         return NavigationResult(url=data["url"], status=data["status"], title=data["title"])

@@ -49,6 +49,12 @@ async def close_session(session_id: str, agent: CallerDep, reason: str = "sessio
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+@router.post("/{session_id}/profile/save", status_code=status.HTTP_204_NO_CONTENT)
+async def save_profile(session_id: str, agent: CallerDep) -> Response:
+    await agent.worker.save_profile(session_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 @router.post("/{session_id}/navigate", response_model=NavigateResponse)
 async def navigate(session_id: str, body: NavigateRequest, agent: CallerDep) -> NavigateResponse:
     result = await agent.worker.navigate(session_id, body.url)
