@@ -2,10 +2,11 @@
 out, faster than Playwright's `set_storage_state`, which visits the origins one after another.
 
 Storage can only be written from a document of its origin, and under site isolation each site's document needs a
-renderer process of its own (~35 ms to start here): that start is what restoring costs. So one hidden page of the
-context holds an iframe per origin (up to ORIGINS_PER_PAGE at once), the renderers start side by side, and each
-frame writes its own origin's storage. Every request of that page, iframes included, is answered inside the browser
-with an empty document: nothing leaves the browser. The page is closed before the session is handed out; the
+renderer process of its own (~35 ms to start here): that start is what restoring costs. So the main frame of one
+hidden page of the context opens the first origin and frames the others (up to ORIGINS_PER_PAGE at once): the
+renderers of different sites start side by side, same-site origins share one, and each frame writes its own
+origin's storage. Every request of that page, iframes included, is answered inside the browser (an empty document,
+or the one framing the origins): nothing leaves the browser. The page is closed before the session is handed out; the
 session's own page is never touched and stays on about:blank.
 
 An iframe writes the same storage as a top-level page of its origin because Playwright launches Chromium without
@@ -144,39 +145,59 @@ async def write_origins(context: BrowserContext, origins: list[dict[str, Any]]) 
     latest = {o["origin"]: o for o in origins if has_storage(o)}  # an origin given twice: the last one counts
     if not latest:
         return
-    wanted = list(latest.values())
+    # http first: an https document may not frame an http one (mixed content), the other way round is fine.
+    framed = sorted((o for o in latest.values() if frameable(o["origin"])), key=lambda o: o["origin"][:5] != "http:")
     page = await context.new_page()
+    documents = _Documents(page)
     try:
-        await page.route("**/*", _answer_locally)
-        framed = [o for o in wanted if frameable(o["origin"])]
+        await page.route("**/*", documents.answer)
         refused: list[dict[str, Any]] = []
         for start in range(0, len(framed), ORIGINS_PER_PAGE):
-            refused += await _write_in_frames(page, framed[start : start + ORIGINS_PER_PAGE])
-        for origin in refused + [o for o in wanted if not frameable(o["origin"])]:
+            refused += await _write_batch(page, documents, framed[start : start + ORIGINS_PER_PAGE])
+        for origin in refused + [o for o in latest.values() if not frameable(o["origin"])]:
+            documents.framing = []
             await page.goto(origin["origin"] + "/", wait_until="load")
             await page.main_frame.evaluate(WRITE_ORIGIN, origin)
     finally:
         await page.close()
 
 
-async def _answer_locally(route: Route) -> None:
-    await route.fulfill(status=200, content_type="text/html", body="<!doctype html><html></html>")
+class _Documents:
+    """Answers every request of the hidden page inside the browser: its main frame gets a document framing the
+    origins of the batch being written, everything else an empty document."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.framing: list[str] = []
+
+    async def answer(self, route: Route) -> None:
+        body = "<!doctype html><html></html>"
+        if route.request.frame == self.page.main_frame and route.request.is_navigation_request():
+            frames = "".join(
+                f'<iframe name="origin-{i}" src="{html.escape(origin + "/", quote=True)}"></iframe>'
+                for i, origin in enumerate(self.framing, start=1)
+            )
+            body = f"<!doctype html><html><body>{frames}</body></html>"
+        await route.fulfill(status=200, content_type="text/html", body=body)
 
 
-async def _write_in_frames(page: Page, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One iframe per origin, written side by side; the origins a frame could not write, for the main frame."""
-    sources = [html.escape(o["origin"] + "/", quote=True) for o in batch]
-    frames = "".join(f'<iframe name="origin-{i}" src="{src}"></iframe>' for i, src in enumerate(sources))
-    await page.set_content(f"<!doctype html><html><body>{frames}</body></html>", wait_until="load")
+async def _write_batch(page: Page, documents: _Documents, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The main frame opens the first origin, framing the others (same-site ones share its renderer, other sites
+    start theirs side by side); each frame writes its own origin. Returns the origins a frame could not write."""
+    top, *framed = batch
+    documents.framing = [o["origin"] for o in framed]
+    await page.goto(top["origin"] + "/", wait_until="load")
 
     async def write(index: int, origin: dict[str, Any]) -> dict[str, Any] | None:
-        frame = page.frame(name=f"origin-{index}")
+        frame = page.main_frame if index == 0 else page.frame(name=f"origin-{index}")
         if frame is None:
             return origin
         try:
             await frame.evaluate(WRITE_ORIGIN, origin)
         except PlaywrightError:
-            return origin  # refused to a third-party frame, or not its origin: the main frame tries it
+            if index == 0:
+                raise
+            return origin  # refused to a third-party frame, or not its origin: the main frame tries it alone
         return None
 
     results = await asyncio.gather(*(write(i, o) for i, o in enumerate(batch)))
