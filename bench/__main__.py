@@ -9,7 +9,20 @@ from typing import Any
 
 from playwright.async_api import Playwright, async_playwright
 
-from . import cdp_relay, cluster, density, journey, listing, live_view, ops, profiles, reaper, replicated, session_start
+from . import (
+    cdp_relay,
+    cluster,
+    density,
+    journey,
+    listing,
+    live_view,
+    ops,
+    profile_restore,
+    profiles,
+    reaper,
+    replicated,
+    session_start,
+)
 from .browsers import chromium_executable, daemon_flags
 from .daemon import QUIET_BACKGROUND, REPO_ROOT, DaemonProcess
 from .density import Readings
@@ -89,6 +102,8 @@ async def main_async(args: argparse.Namespace) -> int:
                 # Before any daemon runs: no other Chromium shares pages with (and so lowers the PSS of) these.
                 baseline = density.baseline(playwright, executable, site, budget)
                 density_base = await run.step("density: one browser per session", baseline)
+            if run.wants("profiles"):
+                await run.step("profile restore", profile_restore.run(playwright, executable, budget))
             if run.wants("density", "listing", "start", "profiles", "ops", "cdp", "journey", "live"):
                 await run.step("daemon", with_daemon(run, playwright, executable, site, budget, density_base))
             if run.wants("cluster"):

@@ -101,6 +101,8 @@ async def run(
         row.notes = (
             f"adds {added:.1f} ms at p50; stored {sizes[label]['size_bytes']} B, Redis {sizes[label]['redis_bytes']} B"
         )
+        if checks and not checks[0].ok:
+            row.notes += "; origins need a hidden page and a renderer per site (see the 'profile restore' rows)"
         out.rows.append(row)
     out.rows.append(Row.of(NAME, "[baseline] empty session ({})", "ms", empty))
     out.raw = {"starts": {k: v.as_dict() for k, v in figures.items()}, "stored": sizes}

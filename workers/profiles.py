@@ -1,9 +1,9 @@
 """A session's profile on the worker: its state put into the context before the session is handed out, and read
 back out of the context to be saved (orchestrator/profiles.py keeps it in Redis).
 
-Restoring uses Playwright's own `BrowserContext.set_storage_state` on the session's context (a ready one when
-there is one): cookies in one call, then one hidden page visits each origin, its requests answered locally
-(nothing leaves the browser), to write localStorage and IndexedDB. The session's own page stays on about:blank.
+Restoring works on the session's context (a ready one when there is one): cookies in one `add_cookies` call and,
+beside it, every origin's localStorage and IndexedDB written from iframes of one hidden page whose requests are
+answered inside the browser (workers/profile_restore.py). The session's own page stays on about:blank.
 Saving reads `storage_state(indexed_db=True)`: cookies, and the storage of every origin the context's pages
 visited. Contexts a CDP client made for itself (Target.createBrowserContext) are not part of the profile.
 """
@@ -18,6 +18,8 @@ from playwright.async_api import Error as PlaywrightError
 from orchestrator.errors import ActionFailed, ActionTimedOut, InvalidInput, NoProfileToSave
 from orchestrator.models import ProfileRef
 from orchestrator.profiles import ProfileStore
+
+from .profile_restore import write_origins
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +41,9 @@ class ProfileKeeper:
     async def restore(self, context: BrowserContext, state: dict[str, Any]) -> None:
         if not state.get("cookies") and not state.get("origins"):
             return
-        # The context is new (or a ready one nobody used): nothing to clear first. Cookies alone take one
-        # call; origins need Playwright's visits.
-        if state.get("origins"):
-            work = context.set_storage_state(state)  # type: ignore[arg-type]  # checked when it was stored
-        else:
-            work = context.add_cookies(state["cookies"])
+        # The context is new (or a ready one nobody used): nothing to clear first.
+        cookies, origins = state.get("cookies") or [], state.get("origins") or []
+        work = asyncio.gather(context.add_cookies(cookies), write_origins(context, origins))
         try:
             await asyncio.wait_for(work, self.timeout)
         except TimeoutError as exc:
