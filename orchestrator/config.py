@@ -21,7 +21,9 @@ def fair_share(data: dict[str, Any]) -> int:
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="BROWSERPOOL_", extra="ignore", hide_input_in_errors=True  # inputs may hold passwords
+        env_prefix="BROWSERPOOL_",
+        extra="ignore",
+        hide_input_in_errors=True,  # inputs may hold passwords
     )
 
     host: str = "127.0.0.1"

@@ -44,7 +44,7 @@ class SessionRequest:
     timeout_seconds: int | None = None
     profile: str | None = None  # a profile name of the requesting user
     persist_profile: bool = False
-    proxy: UpstreamProxy | None | str = DEFAULT_PROXY  # an upstream, None (direct) or DEFAULT_PROXY
+    proxy: UpstreamProxy | str | None = DEFAULT_PROXY  # an upstream, None (direct) or DEFAULT_PROXY
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,12 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from . import clock
 from .activity import ActivityRecorder
+from .addresses import AddressPolicy, page_policy
 from .cdp_tokens import CdpTokens
 from .config import Settings
 from .directory import WorkerDirectory
@@ -25,7 +26,6 @@ from .errors import (
     SessionNotReady,
 )
 from .lifecycle import EndReason, SessionStatus
-from .addresses import AddressPolicy, page_policy
 from .models import DEFAULT_PROXY, ProfileRef, SessionRecord, SessionRequest, SessionSpec
 from .profiles import ProfileStore
 from .proxies import UpstreamProxy, always_refused, proxy_from_url
@@ -55,7 +55,7 @@ class CreatePolicy:
     max_sessions_per_user: int = 0  # 0: no limit
     default_proxy: UpstreamProxy | None = None  # for sessions that name none
     allow_direct: bool = True  # whether a session may ask for no proxy where a default is set
-    addresses: AddressPolicy = AddressPolicy()  # what a proxy's spelling alone may not name
+    addresses: AddressPolicy = field(default_factory=AddressPolicy)  # what a proxy's spelling alone may not name
 
     @classmethod
     def of(cls, settings: Settings) -> "CreatePolicy":

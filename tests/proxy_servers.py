@@ -201,7 +201,8 @@ class PeerSite:
                 f"<title>page</title><img src='/img.svg?{tag}'>"
                 "<script>window.done = Promise.all(["
                 f"fetch('/fetch?{tag}').then(r => r.text()),"
-                f"new Promise((ok, no) => {{ const s = new WebSocket('{ws}/ws?{tag}'); s.onopen = ok; s.onerror = no; }})"
+                f"new Promise((ok, no) => {{ const s = new WebSocket('{ws}/ws?{tag}');"
+                " s.onopen = ok; s.onerror = no; })"
                 "]).then(() => 'ok', e => 'failed: ' + e);</script>"
             ).encode()
         return f"<title>{path}</title>".encode()

@@ -85,7 +85,13 @@ class Route:
             raise UpstreamFailed(f"proxy {proxy.server} is unreachable ({_reason(exc)})") from None
         given = _GivenStream(reader, writer)
         chained = Proxy(
-            _TYPES[proxy.scheme], proxy.host, proxy.port, proxy.username, proxy.password, rdns=True, forward=given
+            _TYPES[proxy.scheme],
+            proxy.host,
+            proxy.port,
+            proxy.username,
+            proxy.password,
+            rdns=True,
+            forward=given,  # type: ignore[arg-type]  # its `forward` hook only calls connect()
         )
         try:
             await chained.connect(host, port, timeout=CONNECT_TIMEOUT)

@@ -62,9 +62,7 @@ class OpenSession(BaseModel):
     def spec(self) -> SessionSpec:
         ref = ProfileRef(self.profile.user_id, self.profile.name, self.profile.persist) if self.profile else None
         proxy = UpstreamProxy(**self.proxy.model_dump()) if self.proxy else None
-        return SessionSpec(
-            self.viewport_width, self.viewport_height, self.user_agent, self.timeout_seconds, ref, proxy
-        )
+        return SessionSpec(self.viewport_width, self.viewport_height, self.user_agent, self.timeout_seconds, ref, proxy)
 
 
 def _detail(payload: Payload) -> str:

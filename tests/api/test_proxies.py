@@ -16,8 +16,8 @@ from playwright.async_api import async_playwright
 from redis.asyncio import Redis
 
 from tests.conftest import Daemon, make_settings, serve_daemon, start_daemon
-from tests.support import eventually
 from tests.proxy_servers import PeerSite, ProxyProcess, start_http_proxy, start_socks_proxy
+from tests.support import eventually
 
 SESSIONS = "/v1/browser/sessions/"
 PASSWORD_HTTP = "pw-http-7c1e9a"
@@ -73,7 +73,8 @@ async def test_every_road_of_a_page_goes_through_its_proxy_while_another_session
         assert direct["proxy"] is None
         sid, other = proxied["session_id"], direct["session_id"]
         answers = await asyncio.gather(
-            navigate(daemon, headers, sid, target.url + "/page?p"), navigate(daemon, headers, other, target.url + "/page?d")
+            navigate(daemon, headers, sid, target.url + "/page?p"),
+            navigate(daemon, headers, other, target.url + "/page?d"),
         )
         assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
         assert await evaluate(daemon, headers, sid, "window.done") == "ok"
@@ -89,7 +90,7 @@ async def test_every_road_of_a_page_goes_through_its_proxy_while_another_session
             assert target.groups(path) == [DIRECT], (path, target.seen)
         for s in (sid, other):  # proxy.py logs a connection when it ends
             await daemon.client.delete(f"{SESSIONS}{s}", headers=headers)
-        await eventually(lambda: _logged(proxy, target.port))
+        await eventually(lambda p=proxy: _logged(p, target.port))  # type: ignore[misc]
 
 
 async def _logged(proxy: ProxyProcess, port: int) -> bool:
