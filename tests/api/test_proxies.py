@@ -15,6 +15,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import async_playwright
 from redis.asyncio import Redis
 
+from browserpool_client import AsyncClient
 from tests.conftest import Daemon, make_settings, serve_daemon, start_daemon
 from tests.proxy_servers import PeerSite, ProxyProcess, start_http_proxy, start_socks_proxy
 from tests.support import eventually
@@ -101,10 +102,12 @@ async def test_contexts_a_cdp_client_creates_go_through_the_session_proxy_and_th
     daemon_settings: Any, http_proxy: ProxyProcess, target: PeerSite
 ) -> None:
     async with serve_daemon(daemon_settings) as daemon:
-        headers = await daemon.user()
-        created = await daemon.create(headers, **via(http_proxy, PASSWORD_HTTP))
+        key = (await daemon.user())["X-API-Key"]
+        async with AsyncClient(str(daemon.client.base_url), api_key=key) as pool:  # the proxy as one URL
+            session = await pool.create(proxy=f"http://alice:{PASSWORD_HTTP}@127.0.0.1:{http_proxy.port}")
+        assert session.proxy == {"server": http_proxy.server, "username": "alice"}
         async with async_playwright() as p:
-            browser = await p.chromium.connect_over_cdp(created["cdp_url"])
+            browser = await p.chromium.connect_over_cdp(session.cdp_url or "")
             try:
                 context = await browser.new_context()
                 page = await context.new_page()
