@@ -9,7 +9,20 @@ from typing import Any
 
 from playwright.async_api import Playwright, async_playwright
 
-from . import cdp_relay, cluster, density, journey, listing, live_view, ops, profiles, reaper, replicated, session_start
+from . import (
+    cdp_relay,
+    cluster,
+    density,
+    journey,
+    listing,
+    live_view,
+    ops,
+    profiles,
+    proxies,
+    reaper,
+    replicated,
+    session_start,
+)
 from .browsers import chromium_executable, daemon_flags
 from .daemon import QUIET_BACKGROUND, REPO_ROOT, DaemonProcess
 from .density import Readings
@@ -25,6 +38,7 @@ SCENARIOS = (
     "listing",
     "start",
     "profiles",
+    "proxies",
     "ops",
     "cdp",
     "journey",
@@ -63,6 +77,8 @@ async def with_daemon(
                 await run.step("session start", session_start.run(client, playwright, executable, budget))
             if run.wants("profiles"):
                 await run.step("profile start", profiles.run(daemon, client, credentials, budget))
+            if run.wants("proxies"):
+                await run.step("proxied sessions", proxies.run(client, site, budget))
             if run.wants("ops"):
                 await run.step("session ops", ops.run(client, playwright, executable, site, budget))
             if run.wants("cdp"):
@@ -89,7 +105,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 # Before any daemon runs: no other Chromium shares pages with (and so lowers the PSS of) these.
                 baseline = density.baseline(playwright, executable, site, budget)
                 density_base = await run.step("density: one browser per session", baseline)
-            if run.wants("density", "listing", "start", "profiles", "ops", "cdp", "journey", "live"):
+            if run.wants("density", "listing", "start", "profiles", "proxies", "ops", "cdp", "journey", "live"):
                 await run.step("daemon", with_daemon(run, playwright, executable, site, budget, density_base))
             if run.wants("cluster"):
                 with RedisServer() as server:
