@@ -3,7 +3,8 @@
 import logging
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError
@@ -114,7 +115,18 @@ async def _unparseable_body(request: Request, exc: Exception) -> Response:
     return await http_exception_handler(request, exc)  # type: ignore[arg-type]
 
 
+async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's own 422, less the input of anything inside a proxy (it may be, or hold, a password)."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {k: v for k, v in error.items() if k != "input"} if "proxy" in error.get("loc", ()) else error
+        for error in exc.errors()
+    ]
+    return await request_validation_exception_handler(request, RequestValidationError(errors, body=None))
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StarletteHTTPException, _unparseable_body)
     app.add_exception_handler(BrowserpoolError, _browserpool_error)
     app.add_exception_handler(RedisConnectionError, _redis_down)

@@ -9,7 +9,7 @@ from orchestrator.models import SessionRecord
 from orchestrator.profiles import save_status
 from orchestrator.sessions import SessionService
 
-from .schemas import BrowserSessionResponse, SessionDetail, SessionProfile
+from .schemas import BrowserSessionResponse, ProxyPublic, SessionDetail, SessionProfile
 
 
 def public_base(request: Request, settings: Settings) -> str:
@@ -45,4 +45,5 @@ def session_detail(
         profile=SessionProfile(name=record.profile, persist=record.profile_persist) if record.profile else None,
         profile_saved_at=to_datetime(record.profile_saved_at_ms) if record.profile_saved_at_ms else None,
         profile_save=save_status(record, clock.now_ms()),
+        proxy=ProxyPublic(server=record.proxy_server, username=record.proxy_username) if record.proxy_server else None,
     )

@@ -10,6 +10,7 @@ from orchestrator.clock import to_datetime
 from orchestrator.models import DEFAULT_VIEWPORT, SessionRecord
 from orchestrator.profile_state import NAME_PATTERN
 from orchestrator.profiles import ProfileInfo
+from orchestrator.proxies import BYPASS_MAX, CREDENTIAL_MAX, HOST_MAX, ProxyInvalid, UpstreamProxy, make_proxy
 
 VIEWPORT_MIN, VIEWPORT_MAX = 100, 7680
 USER_AGENT_MAX = 512
@@ -24,10 +25,50 @@ class SessionProfile(BaseModel):
     persist: StrictBool = False
 
 
+class ProxyCreate(BaseModel):
+    """The session's upstream proxy. The password is write-only: no response, event or log ever shows it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    server: str = Field(
+        min_length=1, max_length=HOST_MAX + 20, description="http://host:port, https://host:port or socks5://host:port"
+    )
+    username: str | None = Field(None, min_length=1, max_length=CREDENTIAL_MAX)
+    password: str | None = Field(None, min_length=1, max_length=CREDENTIAL_MAX, json_schema_extra={"writeOnly": True})
+    bypass: str | None = Field(
+        None, max_length=BYPASS_MAX, description="hosts that skip the proxy, comma-separated: .example.com,localhost"
+    )
+
+    def upstream(self) -> UpstreamProxy:
+        return make_proxy(self.server, self.username, self.password, self.bypass)
+
+    @field_validator("server")
+    @classmethod
+    def _server_usable(cls, value: str) -> str:
+        make_proxy(value)  # ProxyInvalid (a ValueError) says what is wrong
+        return value
+
+    @field_validator("username", "password", "bypass")
+    @classmethod
+    def _no_controls(cls, value: str | None) -> str | None:
+        if value is not None and any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+            raise ProxyInvalid("must not contain control characters")
+        return value
+
+
+class ProxyPublic(BaseModel):
+    """A session's upstream proxy as responses show it: never its password."""
+
+    server: str
+    username: str | None = None
+
+
 class SessionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     profile: SessionProfile | None = None
+    # Left out: BROWSERPOOL_DEFAULT_PROXY (if set); null: no proxy (if BROWSERPOOL_ALLOW_DIRECT).
+    proxy: ProxyCreate | None = None
     viewport_width: int = Field(DEFAULT_VIEWPORT[0], ge=VIEWPORT_MIN, le=VIEWPORT_MAX, strict=True)
     viewport_height: int = Field(DEFAULT_VIEWPORT[1], ge=VIEWPORT_MIN, le=VIEWPORT_MAX, strict=True)
     user_agent: str | None = Field(None, min_length=1, max_length=USER_AGENT_MAX)
@@ -78,6 +119,7 @@ class SessionDetail(BrowserSessionResponse):
     profile: SessionProfile | None = None
     profile_saved_at: datetime | None = None
     profile_save: str | None = None
+    proxy: ProxyPublic | None = None  # its upstream proxy (server and username; the password is never shown)
 
 
 class SessionEvent(BaseModel):

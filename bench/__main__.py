@@ -19,6 +19,7 @@ from . import (
     ops,
     profile_restore,
     profiles,
+    proxies,
     reaper,
     replicated,
     session_start,
@@ -38,6 +39,7 @@ SCENARIOS = (
     "listing",
     "start",
     "profiles",
+    "proxies",
     "ops",
     "cdp",
     "journey",
@@ -76,6 +78,8 @@ async def with_daemon(
                 await run.step("session start", session_start.run(client, playwright, executable, budget))
             if run.wants("profiles"):
                 await run.step("profile start", profiles.run(daemon, client, credentials, budget))
+            if run.wants("proxies"):
+                await run.step("proxied sessions", proxies.run(client, site, budget))
             if run.wants("ops"):
                 await run.step("session ops", ops.run(client, playwright, executable, site, budget))
             if run.wants("cdp"):
@@ -104,7 +108,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 density_base = await run.step("density: one browser per session", baseline)
             if run.wants("profiles"):
                 await run.step("profile restore", profile_restore.run(playwright, executable, budget))
-            if run.wants("density", "listing", "start", "profiles", "ops", "cdp", "journey", "live"):
+            if run.wants("density", "listing", "start", "profiles", "proxies", "ops", "cdp", "journey", "live"):
                 await run.step("daemon", with_daemon(run, playwright, executable, site, budget, density_base))
             if run.wants("cluster"):
                 with RedisServer() as server:

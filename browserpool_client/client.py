@@ -4,6 +4,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
@@ -15,6 +16,11 @@ PROFILES = "/v1/profiles"
 # A profile for `create`: its name (the session starts from it, read-only), or {"name": ..., "persist": True}
 # (the session also saves its state back into it when it ends; the profile is made if new).
 ProfileChoice = str | Mapping[str, Any] | None
+# An upstream proxy for `create`: {"server": "socks5://host:port", "username": ..., "password": ..., "bypass": ...},
+# or the same as one URL ("http://user:password@host:port", user and password percent-encoded); None: no proxy
+# (where the pool allows it); left out: the pool's default proxy, if it has one.
+ProxyChoice = str | Mapping[str, Any] | None
+DEFAULT_PROXY: Any = object()
 # A Playwright storage state: the document, or the path of a file `context.storage_state(path=...)` wrote.
 StorageStateSource = Mapping[str, Any] | str | Path
 
@@ -42,6 +48,18 @@ def _spec(
         "profile": {"name": profile} if isinstance(profile, str) else (dict(profile) if profile else None),
     }
     return {k: v for k, v in body.items() if v is not None}
+
+
+def _proxy(proxy: ProxyChoice) -> dict[str, Any] | None:
+    if proxy is None or not isinstance(proxy, str):
+        return dict(proxy) if proxy is not None else None
+    url = urlsplit(proxy)
+    body = {"server": url._replace(netloc=url.netloc.rpartition("@")[2]).geturl()}
+    if url.username is not None:
+        body["username"] = unquote(url.username)
+    if url.password is not None:
+        body["password"] = unquote(url.password)
+    return body
 
 
 def _state_body(state: StorageStateSource) -> bytes:
@@ -73,8 +91,12 @@ class Client:
         user_agent: str | None = None,
         timeout_seconds: int | None = None,
         profile: ProfileChoice = None,
+        proxy: ProxyChoice = DEFAULT_PROXY,
     ) -> Session:
+        """A new session; `proxy` routes all its traffic through an upstream proxy (see ProxyChoice)."""
         body = _spec(viewport_width, viewport_height, user_agent, timeout_seconds, profile)
+        if proxy is not DEFAULT_PROXY:
+            body["proxy"] = _proxy(proxy)
         return Session.from_json(checked(self.http.post(SESSIONS, json=body)).json())
 
     def save_profile(self, session_id: str) -> Session:
@@ -153,8 +175,12 @@ class AsyncClient:
         user_agent: str | None = None,
         timeout_seconds: int | None = None,
         profile: ProfileChoice = None,
+        proxy: ProxyChoice = DEFAULT_PROXY,
     ) -> Session:
+        """A new session; `proxy` routes all its traffic through an upstream proxy (see ProxyChoice)."""
         body = _spec(viewport_width, viewport_height, user_agent, timeout_seconds, profile)
+        if proxy is not DEFAULT_PROXY:
+            body["proxy"] = _proxy(proxy)
         return Session.from_json(checked(await self.http.post(SESSIONS, json=body)).json())
 
     async def save_profile(self, session_id: str) -> Session:

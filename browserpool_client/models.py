@@ -33,6 +33,7 @@ class Session:
     profile: dict[str, Any] | None = None  # {"name", "persist"} for a session that started from a profile
     profile_saved_at: datetime | None = None
     profile_save: str | None = None  # persisting sessions: pending, saved, failed or not_saved
+    proxy: dict[str, Any] | None = None  # {"server", "username"} of its upstream proxy (never the password)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Session":
@@ -53,6 +54,7 @@ class Session:
             profile=data.get("profile"),
             profile_saved_at=stamp("profile_saved_at"),
             profile_save=data.get("profile_save"),
+            proxy=data.get("proxy"),
         )
 
 

@@ -5,7 +5,7 @@ import socket
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,7 +20,11 @@ def fair_share(data: dict[str, Any]) -> int:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BROWSERPOOL_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="BROWSERPOOL_",
+        extra="ignore",
+        hide_input_in_errors=True,  # inputs may hold passwords
+    )
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
@@ -123,6 +127,10 @@ class Settings(BaseSettings):
     webhooks_allow_loopback: bool = False
     webhook_timeout: float = Field(10.0, gt=0, le=300)  # seconds for one whole delivery (connect, send, answer)
     webhook_concurrency: int = Field(64, ge=1, le=1000)  # webhook POSTs in flight at once (each webhook's in order)
+    # --- upstream proxies (orchestrator/proxies.py) ---
+    # The proxy of sessions that name none: scheme://[user:password@]host:port (http, https, socks5).
+    default_proxy: str | None = Field(None, repr=False)
+    allow_direct: bool = True  # a session may ask for `"proxy": null` (no upstream) even where a default is set
 
     # --- live links (shareable live views) ---
     live_link_max_ttl: int = Field(86400, ge=1)  # the longest ttl_seconds a live link may ask for
@@ -137,6 +145,15 @@ class Settings(BaseSettings):
         if self.session_timeout > self.max_session_timeout:
             raise ValueError("BROWSERPOOL_SESSION_TIMEOUT exceeds BROWSERPOOL_MAX_SESSION_TIMEOUT")
         return self
+
+    @field_validator("default_proxy")
+    @classmethod
+    def _proxy_usable(cls, value: str | None) -> str | None:
+        if value:
+            from .proxies import proxy_from_url  # proxies -> addresses -> config
+
+            proxy_from_url(value)  # ProxyInvalid (a ValueError) names the problem, never the password
+        return value or None
 
     @property
     def effective_worker_id(self) -> str:

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from .lifecycle import SessionStatus
+from .proxies import UpstreamProxy
 
 # The viewport a session gets when it asks for none: the API's default, and the shape workers prepare ahead.
 DEFAULT_VIEWPORT: tuple[int, int] = (1280, 720)
@@ -26,6 +27,11 @@ class SessionSpec:
     user_agent: str | None
     timeout_seconds: int
     profile: ProfileRef | None = None
+    proxy: UpstreamProxy | None = None  # with its password: in the worker's memory only, never in a record
+
+
+# A SessionRequest that names no proxy (the default proxy applies), as opposed to `None` (go direct).
+DEFAULT_PROXY = "default"
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,7 @@ class SessionRequest:
     timeout_seconds: int | None = None
     profile: str | None = None  # a profile name of the requesting user
     persist_profile: bool = False
+    proxy: UpstreamProxy | str | None = DEFAULT_PROXY  # an upstream, None (direct) or DEFAULT_PROXY
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,8 @@ class SessionRecord:
     profile_persist: bool = False  # whether it saves back into it (it then holds the profile's lease)
     profile_saved_at_ms: int | None = None  # its last save into the profile (a checkpoint or its final save)
     profile_save: str | None = None  # persisting sessions: `pending` until its final save, then `saved` or `failed`
+    proxy_server: str | None = None  # its upstream proxy as scheme://host:port (never its credentials' password)
+    proxy_username: str | None = None
 
     @property
     def spec(self) -> SessionSpec:
@@ -87,6 +96,10 @@ class SessionRecord:
             fields["profile_persist"] = "1" if self.profile_persist else "0"
             if self.profile_persist:
                 fields["profile_save"] = self.profile_save or "pending"
+        if self.proxy_server is not None:
+            fields["proxy_server"] = self.proxy_server
+            if self.proxy_username is not None:
+                fields["proxy_username"] = self.proxy_username
         return fields
 
     @classmethod
@@ -111,6 +124,8 @@ class SessionRecord:
             profile_persist=raw.get("profile_persist") == "1",
             profile_saved_at_ms=int(raw["profile_saved_at_ms"]) if raw.get("profile_saved_at_ms") else None,
             profile_save=raw.get("profile_save"),
+            proxy_server=raw.get("proxy_server"),
+            proxy_username=raw.get("proxy_username"),
         )
 
 

@@ -4,11 +4,12 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from . import clock
 from .activity import ActivityRecorder
+from .addresses import AddressPolicy, page_policy
 from .cdp_tokens import CdpTokens
 from .config import Settings
 from .directory import WorkerDirectory
@@ -25,8 +26,9 @@ from .errors import (
     SessionNotReady,
 )
 from .lifecycle import EndReason, SessionStatus
-from .models import ProfileRef, SessionRecord, SessionRequest, SessionSpec
+from .models import DEFAULT_PROXY, ProfileRef, SessionRecord, SessionRequest, SessionSpec
 from .profiles import ProfileStore
+from .proxies import UpstreamProxy, always_refused, proxy_from_url
 from .queue import CreateQueue, wait_for_turn
 from .redis_watch import ReplicaWait
 from .store import SessionStore, Transition
@@ -51,6 +53,9 @@ class CreatePolicy:
     idle_timeout: int = 300
     queue_timeout: float = 0
     max_sessions_per_user: int = 0  # 0: no limit
+    default_proxy: UpstreamProxy | None = None  # for sessions that name none
+    allow_direct: bool = True  # whether a session may ask for no proxy where a default is set
+    addresses: AddressPolicy = field(default_factory=AddressPolicy)  # what a proxy's spelling alone may not name
 
     @classmethod
     def of(cls, settings: Settings) -> "CreatePolicy":
@@ -60,7 +65,29 @@ class CreatePolicy:
             idle_timeout=settings.idle_timeout,
             queue_timeout=settings.queue_timeout,
             max_sessions_per_user=settings.max_sessions_per_user,
+            default_proxy=proxy_from_url(settings.default_proxy) if settings.default_proxy else None,
+            allow_direct=settings.allow_direct,
+            addresses=page_policy(settings),
         )
+
+    def proxy_for(self, request: SessionRequest) -> UpstreamProxy | None:
+        """The upstream a request's session uses: its own, the default when it names none, or none when it asks
+        for none and that is allowed. InvalidInput for a proxy that can never be reached."""
+        if request.proxy == DEFAULT_PROXY:
+            return self.default_proxy
+        if request.proxy is None:
+            if self.default_proxy is not None and not self.allow_direct:
+                raise InvalidInput(
+                    "sessions here must use a proxy (BROWSERPOOL_ALLOW_DIRECT is false): leave proxy out for the "
+                    "default one, or name your own",
+                    loc=("body", "proxy"),
+                )
+            return None
+        assert isinstance(request.proxy, UpstreamProxy)
+        why = always_refused(request.proxy, self.addresses)
+        if why:
+            raise InvalidInput(f"proxy {request.proxy.server} is refused: {why}", loc=("body", "proxy", "server"))
+        return request.proxy
 
     def spec_for(self, request: SessionRequest, user_id: str = "") -> SessionSpec:
         """The spec a request stands for, with the default timeout filled in; InvalidInput past the maximum."""
@@ -68,7 +95,8 @@ class CreatePolicy:
         if timeout > self.max_timeout:
             raise InvalidInput(f"timeout_seconds must be at most {self.max_timeout}")
         profile = ProfileRef(user_id, request.profile, request.persist_profile) if request.profile else None
-        return SessionSpec(request.viewport_width, request.viewport_height, request.user_agent, timeout, profile)
+        proxy = self.proxy_for(request)
+        return SessionSpec(request.viewport_width, request.viewport_height, request.user_agent, timeout, profile, proxy)
 
 
 class SessionService:
@@ -342,6 +370,8 @@ class SessionService:
             expires_at_ms=now + spec.timeout_seconds * 1000,
             profile=profile.name if profile else None,
             profile_persist=bool(profile and profile.persist),
+            proxy_server=spec.proxy.server if spec.proxy else None,
+            proxy_username=spec.proxy.username if spec.proxy else None,
         )
 
     async def _drive(self, user_id: str, session_id: str, action: Callable[[BrowserWorker], Awaitable[T]]) -> T:

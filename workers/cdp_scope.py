@@ -42,8 +42,12 @@ class CdpScope:
         on_context_created: Callable[[str], None] | None = None,
         page_refusal: Callable[[], str | None] | None = None,
         mode: CdpMode = CdpMode.FULL,
+        context_proxy: str | None = None,
     ) -> None:
         self.primary_context = context_id
+        # Sessions with an upstream proxy: their route's listener on the egress guard, which every context their
+        # clients create uses as its proxy (so those contexts' traffic goes through the same upstream).
+        self.context_proxy = context_proxy
         self.mode = mode  # a live viewer's connection may send only what its mode allows (workers/cdp_viewer.py)
         self.files_dir = files_dir  # the session's own directory: downloads land here, uploads come from here
         self.extra_contexts = extra_contexts if extra_contexts is not None else set()
@@ -217,9 +221,10 @@ class CdpScope:
     def _create_context(self, method: str, params: Json, caller: Caller) -> Command:
         if params.get("proxyServer") is not None or params.get("proxyBypassList") is not None:
             return _no(
-                "per-context proxies are not available through browserpool yet (every page's traffic leaves "
-                "through the pool's egress guard); create the session with the proxy you need when that exists, "
-                "or do not pass proxy to new_context"
+                "a context's own proxy would take its traffic past the pool's egress guard; create the session "
+                'with the proxy instead (POST /v1/browser/sessions/ {"proxy": {"server": ..., "username": ..., '
+                '"password": ...}}): every context of that session, yours included, then goes through it. '
+                "Leave proxy out of new_context"
             )
         if params.get("originsWithUniversalNetworkAccess"):
             return _no(
@@ -233,6 +238,8 @@ class CdpScope:
             )
         self._creations.begin()
         allowed = {key: value for key, value in params.items() if key == "disposeOnDetach"}
+        if self.context_proxy is not None:  # loopback too goes to the guard, as with the browser's own proxy
+            allowed.update(proxyServer=self.context_proxy, proxyBypassList="<-loopback>")
         return Command(params=allowed, after=self._remember_context)
 
     def _remember_context(self, result: Json) -> Json:

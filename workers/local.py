@@ -15,6 +15,7 @@ from orchestrator.addresses import AddressPolicy
 from orchestrator.errors import (
     ActionFailed,
     ActionTimedOut,
+    InvalidInput,
     NavigationRefused,
     PoolFull,
     PoolUnavailable,
@@ -23,6 +24,7 @@ from orchestrator.errors import (
 from orchestrator.lifecycle import EndReason
 from orchestrator.models import SessionSpec
 from orchestrator.profiles import ProfileStore
+from orchestrator.proxies import UpstreamProxy
 from orchestrator.worker import CdpClient, CdpMode, LoadChanged, NavigationResult, SessionsLost, WorkerLoad
 
 from .cdp_limits import CdpLimits
@@ -32,6 +34,7 @@ from .chromium import ensure_chromium
 from .chromium_user import resolve_user
 from .devtools import DevToolsUnavailable
 from .egress import EgressProxy
+from .egress_routes import Route
 from .evaluate_bound import bounded_evaluate
 from .jsonable import jsonable
 from .launcher import ChromiumLaunch, prepare_launch
@@ -170,12 +173,20 @@ class LocalWorker:
     async def open_session(self, session_id: str, spec: SessionSpec) -> None:
         state = await self.profiles.load(spec.profile) if spec.profile is not None else None
         slot = self._reserve(session_id)
+        route = None
         try:
             shape = (spec.viewport_width, spec.viewport_height, spec.user_agent)
-            self.ready_shapes.asked(shape)
-            held = await slot.open(session_id, shape)
-        except PlaywrightError as exc:
-            raise ActionFailed(f"could not open a browser context: {_first_line(exc)}") from exc
+            if spec.proxy is None:
+                self.ready_shapes.asked(shape)  # proxied sessions never take a ready context: none is warmed for them
+            else:
+                route = await self._open_route(spec.proxy)
+            held = await slot.open(session_id, shape, route)
+        except BaseException as exc:
+            if route is not None:
+                await self._close_route(route)
+            if isinstance(exc, PlaywrightError):
+                raise ActionFailed(f"could not open a browser context: {_first_line(exc)}") from exc
+            raise
         finally:
             slot.release(session_id)
         held.page.on("crash", lambda _: self._spawn(self._page_crashed(slot, session_id)))
@@ -190,7 +201,13 @@ class LocalWorker:
         """Close it; a session that persists into a profile saves first, once its CDP clients have let go."""
         for slot in self.slots:
             if session_id in slot.sessions:
-                await slot.close(session_id, timeout=self.action_timeout, reason=reason, before_close=self._final_save)
+                route = slot.sessions[session_id].route
+                try:
+                    await slot.close(
+                        session_id, timeout=self.action_timeout, reason=reason, before_close=self._final_save
+                    )
+                finally:
+                    await self._close_route(route)
                 await self._load_changed()
 
     async def save_profile(self, session_id: str) -> None:
@@ -225,7 +242,14 @@ class LocalWorker:
         assert held.download_dir is not None  # made when the session opened (_bound)
         bounds = slot.bounds
         pages = (lambda: bounds.page_refusal(session_id)) if bounds is not None else None
-        scope = CdpScope(context_id, held.download_dir, held.extra_contexts, page_refusal=pages, mode=mode)
+        scope = CdpScope(
+            context_id,
+            held.download_dir,
+            held.extra_contexts,
+            page_refusal=pages,
+            mode=mode,
+            context_proxy=f"http://127.0.0.1:{held.route.port}" if held.route else None,
+        )
         relay = CdpRelay(client, endpoint, scope, on_activity, self.cdp_limits)
         # While a client drives the session, its dialogs are the client's to answer: with no listener of its own,
         # the worker's Playwright would dismiss them first. A live viewer cannot answer one, so it does not count.
@@ -243,13 +267,18 @@ class LocalWorker:
     # --- actions -----------------------------------------------------------------------------
 
     async def navigate(self, session_id: str, url: str) -> NavigationResult:
-        page = self._held(session_id).page
+        held = self._held(session_id)
+        page = held.page
+        if held.route is not None:
+            held.route.failure = None  # what fails from here on is this navigation's
         with NavigationWatch(page) as watch:
             try:
                 response = await self._act(page.goto(url, timeout=self.action_timeout * 1000), "navigation")
             except ActionFailed as exc:
                 if "net::ERR_" in str(exc):
                     await watch.error_page_committed(timeout=2)
+                if held.route is not None and held.route.failure is not None:
+                    raise ActionFailed(f"navigation to {url} failed: {held.route.failure}") from exc
                 # Decided now, for this session's own URLs (as Chromium spelled them): never another session's.
                 urls = (url, *watch.failed_urls)
                 refused = await self.egress.refusal_for(*urls) if self.egress is not None else None
@@ -292,6 +321,15 @@ class LocalWorker:
             raise ActionTimedOut(f"{what} did not finish within {self.action_timeout:g}s") from exc
         except PlaywrightError as exc:
             raise ActionFailed(f"{what} failed: {_first_line(exc)}", upstream=upstream) from exc
+
+    async def _open_route(self, proxy: UpstreamProxy) -> Route:
+        if self.egress is None:
+            raise InvalidInput("this worker runs without an egress guard, so it cannot chain to an upstream proxy")
+        return await self.egress.open_route(proxy)
+
+    async def _close_route(self, route: Route | None) -> None:
+        if route is not None and self.egress is not None:
+            await self.egress.close_route(route)
 
     def _prepare(self) -> ChromiumLaunch:
         """Find Chromium and its user, decide on its sandbox, make its directories (blocking)."""
@@ -355,6 +393,7 @@ class LocalWorker:
                 await slot.bounds.register(session_id, held)
         except (PlaywrightError, OSError) as exc:
             await slot.close(session_id, timeout=5, reason="session could not be opened")
+            await self._close_route(held.route)
             raise ActionFailed(f"could not open a browser context: {_first_line(exc)}") from exc
 
     async def _restore(self, slot: BrowserSlot, session_id: str, held: SessionPage, state: dict[str, Any]) -> None:
@@ -363,6 +402,7 @@ class LocalWorker:
             await self.profiles.restore(held.context, state)
         except BaseException:
             await slot.close(session_id, timeout=5, reason="session could not be opened")
+            await self._close_route(held.route)
             raise
 
     async def _final_save(self, session_id: str, held: SessionPage) -> None:
@@ -372,6 +412,8 @@ class LocalWorker:
     def _browser_gone(self, slot: BrowserSlot) -> None:
         if self._stopping or slot.browser is None:
             return
+        for held in slot.sessions.values():
+            self._spawn(self._close_route(held.route))
         lost = slot.lost()
         log.error("browser %s disconnected with %d session(s); restarting it", slot.tag, len(lost.session_ids))
         if lost.profile_dir:
@@ -403,10 +445,12 @@ class LocalWorker:
         with the reason, then its context."""
         if session_id not in slot.sessions:
             return
+        route = slot.sessions[session_id].route
         try:
             await self._report_lost([session_id], reason)
         finally:
             await slot.close(session_id, timeout=5, reason=f"session failed ({reason})")
+            await self._close_route(route)
             await self._load_changed()
 
     async def _report_lost(self, session_ids: Sequence[str], reason: EndReason = EndReason.BROWSER_CRASHED) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from playwright.async_api import Browser, BrowserContext, CDPSession, Page, Playwright
+from playwright.async_api import Browser, BrowserContext, CDPSession, Page, Playwright, ProxySettings
 from playwright.async_api import Error as PlaywrightError
 
 from orchestrator.models import ProfileRef
@@ -16,6 +16,7 @@ from orchestrator.models import ProfileRef
 from .cdp_relay import CdpRelay
 from .chromium_home import ChromiumHome
 from .devtools import DEBUGGING_ARGS, DevToolsUnavailable, browser_endpoint, user_data_dir
+from .egress_routes import Route
 from .launcher import ChromiumLaunch
 from .processes import SLOT_FLAG, browser_pid
 from .ready_shapes import Shape
@@ -52,6 +53,7 @@ class SessionPage:
     download_dir: str | None = None  # its own directory: all its downloads land there (never a path of theirs)
     ended: str | None = None  # why it ended: set first thing by BrowserSlot.close; a relay being set up checks it
     profile: ProfileRef | None = None  # the profile it started from (and, if it persists, saves into at its end)
+    route: Route | None = None  # its upstream proxy's route through the egress guard (sessions with a proxy)
 
 
 class LostBrowser(NamedTuple):
@@ -147,10 +149,12 @@ class BrowserSlot:
         self.restarting = False
         log.info("browser %s up (%s, pid %s)", self.tag, browser.version, self.pid)
 
-    async def open(self, session_id: str, shape: Shape) -> SessionPage:
-        """The session's context and page: a ready one of its shape if there is one, else a new one."""
-        ready = self.warm.get(shape)
-        held = ready.pop() if ready else await self._new_page(*shape)
+    async def open(self, session_id: str, shape: Shape, route: Route | None = None) -> SessionPage:
+        """The session's context and page: a ready one of its shape if there is one, else a new one. A session
+        with an upstream proxy always gets a new one, whose traffic goes to its route's listener on the guard."""
+        ready = self.warm.get(shape) if route is None else None
+        held = ready.pop() if ready else await self._new_page(*shape, proxy_port=route.port if route else None)
+        held.route = route
         self.sessions[session_id] = held
         return held
 
@@ -167,10 +171,16 @@ class BrowserSlot:
                 await self.context_id(held)  # looked up now, so a CDP connect does not wait for it
                 ready.append(held)
 
-    async def _new_page(self, width: int, height: int, user_agent: str | None) -> SessionPage:
+    async def _new_page(
+        self, width: int, height: int, user_agent: str | None, proxy_port: int | None = None
+    ) -> SessionPage:
         if self.browser is None:
             raise PlaywrightError("browser is not running")
-        context = await self.browser.new_context(viewport={"width": width, "height": height}, user_agent=user_agent)
+        # Loopback too goes to the proxy (`<-loopback>`), as it does with the browser's own --proxy-server.
+        proxy = ProxySettings(server=f"http://127.0.0.1:{proxy_port}", bypass="<-loopback>") if proxy_port else None
+        context = await self.browser.new_context(
+            viewport={"width": width, "height": height}, user_agent=user_agent, proxy=proxy
+        )
         try:
             page = await context.new_page()
         except BaseException:

@@ -7,10 +7,11 @@ stable string code from `ERRORS`; the API node raises the same orchestrator erro
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from orchestrator import errors
 from orchestrator.models import ProfileRef, SessionSpec
+from orchestrator.proxies import UpstreamProxy
 
 PREFIX = "/internal/sessions"
 SECRET_HEADER = "X-Browserpool-Internal"
@@ -26,12 +27,25 @@ class OpenProfile(BaseModel):
     persist: bool
 
 
+class OpenProxy(BaseModel):
+    """The session's upstream proxy, with its password: the one place the password travels (to the worker that
+    will hold it in memory). Already checked by the API node."""
+
+    scheme: str
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = Field(None, repr=False)
+    bypass: str | None = None
+
+
 class OpenSession(BaseModel):
     viewport_width: int
     viewport_height: int
     user_agent: str | None
     timeout_seconds: int
     profile: OpenProfile | None = None
+    proxy: OpenProxy | None = None
 
     @classmethod
     def of(cls, spec: SessionSpec) -> "OpenSession":
@@ -42,11 +56,13 @@ class OpenSession(BaseModel):
             user_agent=spec.user_agent,
             timeout_seconds=spec.timeout_seconds,
             profile=OpenProfile(user_id=ref.user_id, name=ref.name, persist=ref.persist) if ref else None,
+            proxy=OpenProxy(**vars(spec.proxy)) if spec.proxy else None,
         )
 
     def spec(self) -> SessionSpec:
         ref = ProfileRef(self.profile.user_id, self.profile.name, self.profile.persist) if self.profile else None
-        return SessionSpec(self.viewport_width, self.viewport_height, self.user_agent, self.timeout_seconds, ref)
+        proxy = UpstreamProxy(**self.proxy.model_dump()) if self.proxy else None
+        return SessionSpec(self.viewport_width, self.viewport_height, self.user_agent, self.timeout_seconds, ref, proxy)
 
 
 def _detail(payload: Payload) -> str:

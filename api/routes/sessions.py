@@ -4,11 +4,20 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
 
-from orchestrator.models import SessionRequest
+from orchestrator.errors import InvalidInput
+from orchestrator.models import DEFAULT_PROXY, SessionRequest
+from orchestrator.proxies import ProxyInvalid, UpstreamProxy
 
 from ..deps import CurrentUser, MetricsDep, SessionsDep, SettingsDep
 from ..links import session_detail
-from ..schemas import BrowserSessionListResponse, BrowserSessionResponse, ErrorBody, SessionCreate, SessionDetail
+from ..schemas import (
+    BrowserSessionListResponse,
+    BrowserSessionResponse,
+    ErrorBody,
+    ProxyCreate,
+    SessionCreate,
+    SessionDetail,
+)
 
 router = APIRouter(prefix="/v1/browser/sessions", tags=["browser sessions"])
 
@@ -43,10 +52,18 @@ async def create_session(
         body.timeout_seconds,
         profile=body.profile.name if body.profile else None,
         persist_profile=body.profile.persist if body.profile else False,
+        proxy=_upstream(body.proxy) if "proxy" in body.model_fields_set else DEFAULT_PROXY,
     )
     with metrics.session_start.time():
         record = await sessions.create(user.user_id, wanted, gave_up=request.is_disconnected)
     return session_detail(record, request, settings, sessions)
+
+
+def _upstream(proxy: ProxyCreate | None) -> UpstreamProxy | None:
+    try:
+        return proxy.upstream() if proxy is not None else None
+    except ProxyInvalid as exc:  # what the field checks could not tell (byte lengths, a password without a user)
+        raise InvalidInput(str(exc), loc=("body", "proxy")) from None
 
 
 @router.get("/", response_model=BrowserSessionListResponse, summary="List Browser Sessions")

@@ -19,7 +19,8 @@ async def test_dashboard_lists_sessions_and_shows_a_live_view(daemon_settings: S
         key = (await daemon.runtime.shared.accounts.create_api_key(admin, "ui")).secret
         headers = {"X-API-Key": key}
         first = await daemon.create(headers, viewport_width=800, viewport_height=500, user_agent="DashAgent/1")
-        second = await daemon.create(headers)
+        proxy = {"server": "socks5://127.0.0.1:9", "username": "dash", "password": "dash-secret"}
+        second = await daemon.create(headers, proxy=proxy)  # it never loads a page: the proxy needs no listener
         await daemon.client.post(
             f"/v1/browser/sessions/{first['session_id']}/navigate", json={"url": site + "/"}, headers=headers
         )
@@ -47,6 +48,9 @@ async def test_dashboard_lists_sessions_and_shows_a_live_view(daemon_settings: S
             await expect(oldest).to_contain_text("800\u00d7500")
             await expect(oldest).to_contain_text("DashAgent/1")
             await expect(oldest).to_contain_text("active")
+            await expect(oldest).to_contain_text("direct")
+            await expect(newest).to_contain_text("socks5://127.0.0.1:9")  # the server only, never a credential
+            assert "dash-secret" not in await page.content()
             await expect(page.locator("#workers tr")).to_have_count(1)  # admins see the workers
             await expect(oldest.locator("img.thumb")).to_have_attribute("src", re.compile("^blob:"))
             await page.screenshot(path=str(ARTIFACTS / "dashboard.png"))

@@ -118,9 +118,10 @@ KNOWN_DIFFERENCES: dict[str, KnownDifference] = {
             "error": "Error",
             "message": (
                 "Browser.new_context: Protocol error (Target.createBrowserContext): Target.createBrowserContext is "
-                "refused by browserpool for isolation: per-context proxies are not available through browserpool yet "
-                "(every page's traffic leaves through the pool's egress guard); create the session with the proxy you "
-                "need when that exists, or do not pass proxy to new_context"
+                "refused by browserpool for isolation: a context's own proxy would take its traffic past the pool's "
+                'egress guard; create the session with the proxy instead (POST /v1/browser/sessions/ {"proxy": '
+                '{"server": ..., "username": ..., "password": ...}}): every context of that session, yours included, '
+                "then goes through it. Leave proxy out of new_context"
             ),
         },
     ),

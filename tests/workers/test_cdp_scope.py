@@ -377,11 +377,22 @@ def test_per_context_proxies_are_refused_with_a_reason_not_dropped(tmp_path: Pat
         {"proxyBypassList": "*.example"},
     ):
         error = s.command("Target.createBrowserContext", {"disposeOnDetach": True, **params}, None).error
-        assert error and "per-context proxies are not available through browserpool yet" in error
-        assert "do not pass proxy to new_context" in error
+        assert error and "create the session with the proxy instead" in error
+        assert "Leave proxy out of new_context" in error
     universal = s.command("Target.createBrowserContext", {"originsWithUniversalNetworkAccess": ["https://a"]}, None)
     assert universal.error
-    assert s.command("Target.createBrowserContext", {"proxyServer": None}, None).error is None
+    assert s.command("Target.createBrowserContext", {"proxyServer": None}, None).params == {}
+
+
+def test_contexts_created_in_a_proxied_session_use_its_route_through_the_guard(tmp_path: Path) -> None:
+    s = CdpScope(OURS, str(tmp_path), context_proxy="http://127.0.0.1:4711")
+    created = s.command("Target.createBrowserContext", {"disposeOnDetach": True}, None)
+    assert created.params == {
+        "disposeOnDetach": True,
+        "proxyServer": "http://127.0.0.1:4711",
+        "proxyBypassList": "<-loopback>",
+    }
+    assert s.command("Target.createBrowserContext", {"proxyServer": "http://elsewhere:1"}, None).error
 
 
 def test_url_schemes_pages_may_not_open_are_refused(files_dir: Path) -> None:
