@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from orchestrator import __version__
 from orchestrator.runtime import Role, Runtime
 
-from .body_limit import BodyLimit
+from .body_limit import BodyLimit, Bound
 from .errors import install_error_handlers
 from .internal import routes as internal
 from .request_timer import RequestTimer
@@ -21,6 +21,7 @@ from .routes import (
     cdp,
     dashboard,
     events,
+    files,
     health,
     metrics,
     sessions,
@@ -59,7 +60,11 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
 
-    app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_body_bytes, timeout=runtime.settings.body_timeout)
+    settings = runtime.settings
+    # Uploads into a session are bounded by its disk quota (plus room for the multipart framing), and get longer.
+    quota = settings.session_disk_quota or 4 * 1024**3
+    uploads = Bound(max(quota + 1024 * 1024, settings.max_body_bytes), max(settings.body_timeout, 600))
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout, uploads=uploads)
     app.add_middleware(RequestTimer, metrics=runtime.metrics)
     install_error_handlers(app)
     app.include_router(health.router)
@@ -72,6 +77,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             events,
             sessions,
             actions,
+            files,
             cdp,
             admin,
             dashboard,

@@ -4,41 +4,60 @@ A plain ASGI middleware in front of everything, so an oversized or trickling bod
 any route (or authentication) reads it: 413 past the size, 408 past the time, each with a JSON body.
 When a body turns out too large or too slow while the app is reading it, the middleware answers itself
 and tells the app the client has gone, so whatever the app would answer then is dropped.
+
+Uploads into a session (`POST .../files`, and the worker's internal `PUT .../files/{name}`) have a bound of
+their own, `uploads`: the session's disk quota, and more time to arrive.
 """
 
 import asyncio
 import json
+import re
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 GONE: Message = {"type": "http.disconnect"}
 
 
-class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-        self.timeout = timeout
+UPLOAD_PATHS = re.compile(r"^(/v1/browser/sessions/[^/]+/files/?|/internal/sessions/[^/]+/files/[^/]+)$")
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = _content_length(scope)
-        if declared is not None and declared > self.max_bytes:
-            await _answer(send, 413, self.too_large)
-            return
-        await self.app(scope, *_Bounded(self, receive, send).channels())
+
+@dataclass(frozen=True)
+class Bound:
+    max_bytes: int
+    timeout: float
 
     @property
     def too_large(self) -> str:
         return f"the request body is larger than {self.max_bytes} bytes"
 
 
+class BodyLimit:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float, uploads: Bound | None = None) -> None:
+        self.app = app
+        self.bound = Bound(max_bytes, timeout)
+        self.uploads = uploads or self.bound
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        bound = self.uploads if UPLOAD_PATHS.match(scope.get("path", "")) else self.bound
+        declared = _content_length(scope)
+        if declared is not None and declared > bound.max_bytes:
+            await _answer(send, 413, bound.too_large)
+            return
+        await self.app(scope, *_Bounded(bound, receive, send).channels())
+
+    @property
+    def too_large(self) -> str:
+        return self.bound.too_large
+
+
 class _Bounded:
     """One request's receive and send, with the body's size and arrival time watched."""
 
-    def __init__(self, limit: BodyLimit, receive: Receive, send: Send) -> None:
+    def __init__(self, limit: Bound, receive: Receive, send: Send) -> None:
         self.limit = limit
         self._receive = receive
         self._send = send

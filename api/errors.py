@@ -16,12 +16,15 @@ from orchestrator.errors import (
     AuthenticationFailed,
     BrowserpoolError,
     ClientGaveUp,
+    DiskQuotaExceeded,
+    FileNotFound,
     InvalidInput,
     NavigationRefused,
     PermissionDenied,
     PoolFull,
     PoolUnavailable,
     QuotaExceeded,
+    RecordingNotReady,
     SessionEnded,
     SessionNotFound,
     SessionNotReady,
@@ -76,8 +79,12 @@ def _map(exc: Exception) -> Answer:
         case InvalidInput():
             # The same shape as FastAPI's own 422 (HTTPValidationError), so clients parse one thing.
             return 422, {"detail": [{"loc": list(exc.loc), "msg": str(exc), "type": "value_error"}]}, {}
-        case UserExists():
+        case UserExists() | RecordingNotReady():
             return _answer(409, str(exc))
+        case FileNotFound():
+            return _answer(404, str(exc))
+        case DiskQuotaExceeded():
+            return _answer(413, str(exc))
         case UnknownUser() | ApiKeyNotFound() | WorkerNotFound() | WebhookNotFound():
             return _answer(404, str(exc))
     log.error("unmapped error %r", exc)

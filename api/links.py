@@ -29,4 +29,15 @@ def session_detail(
         cdp_url=cdp_url,
         ended_at=to_datetime(record.ended_at_ms) if record.ended_at_ms else None,
         end_reason=record.end_reason,
+        recording_url=f"{http_base(request, settings)}{session_path(record.session_id)}/recording"
+        if record.record
+        else None,
     )
+
+
+def http_base(request: Request, settings: Settings) -> str:
+    return (settings.public_url or str(request.base_url)).rstrip("/")
+
+
+def session_path(session_id: str) -> str:
+    return f"/v1/browser/sessions/{session_id}"

@@ -97,3 +97,15 @@ class QuotaExceeded(BrowserpoolError):
     def __init__(self, message: str, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class FileNotFound(BrowserpoolError):
+    """No such file of this session (never there, or past its retention)."""
+
+
+class RecordingNotReady(BrowserpoolError):
+    """The session is still being recorded, or its video is being finalised (answered 409)."""
+
+
+class DiskQuotaExceeded(BrowserpoolError):
+    """The session's files would pass BROWSERPOOL_SESSION_DISK_QUOTA (answered 413)."""

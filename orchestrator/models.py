@@ -16,6 +16,7 @@ class SessionSpec:
     viewport_height: int
     user_agent: str | None
     timeout_seconds: int
+    record: bool = False  # the worker records its pages as video (workers/recorder.py)
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class SessionRequest:
     viewport_height: int
     user_agent: str | None = None
     timeout_seconds: int | None = None
+    record: bool = False
 
 
 @dataclass(frozen=True)
@@ -44,10 +46,13 @@ class SessionRecord:
     expires_at_ms: int
     ended_at_ms: int | None = None
     end_reason: str | None = None
+    record: bool = False
 
     @property
     def spec(self) -> SessionSpec:
-        return SessionSpec(self.viewport_width, self.viewport_height, self.user_agent, self.timeout_seconds)
+        return SessionSpec(
+            self.viewport_width, self.viewport_height, self.user_agent, self.timeout_seconds, self.record
+        )
 
     def to_hash(self) -> dict[str, str]:
         fields = {
@@ -65,6 +70,8 @@ class SessionRecord:
         }
         if self.user_agent is not None:
             fields["user_agent"] = self.user_agent
+        if self.record:
+            fields["record"] = "1"
         return fields
 
     @classmethod
@@ -85,6 +92,7 @@ class SessionRecord:
             expires_at_ms=int(raw["expires_at_ms"]),
             ended_at_ms=int(ended) if ended else None,
             end_reason=raw.get("end_reason"),
+            record=raw.get("record") == "1",
         )
 
 

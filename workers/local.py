@@ -15,6 +15,7 @@ from orchestrator.addresses import AddressPolicy
 from orchestrator.errors import (
     ActionFailed,
     ActionTimedOut,
+    InvalidInput,
     NavigationRefused,
     PoolFull,
     PoolUnavailable,
@@ -22,7 +23,7 @@ from orchestrator.errors import (
 )
 from orchestrator.lifecycle import EndReason
 from orchestrator.models import SessionSpec
-from orchestrator.worker import CdpClient, LoadChanged, NavigationResult, SessionsLost, WorkerLoad
+from orchestrator.worker import CdpClient, DownloadDone, LoadChanged, NavigationResult, SessionsLost, WorkerLoad
 
 from .cdp_limits import CdpLimits
 from .cdp_relay import CdpRelay, close_client
@@ -34,6 +35,7 @@ from .egress import EgressProxy
 from .evaluate_bound import bounded_evaluate
 from .jsonable import jsonable
 from .launcher import ChromiumLaunch, prepare_launch
+from .local_files import FileActions
 from .navigation_watch import NavigationWatch
 from .placement import least_loaded
 from .process_guard import driver_environment, make_undumpable
@@ -41,11 +43,12 @@ from .ready_shapes import ReadyShapes
 from .sandbox import SandboxMode
 from .session_bounds import BrowserBounds, SessionLimits
 from .slot import BrowserSlot, SessionPage
+from .worker_files import WorkerFiles
 
 log = logging.getLogger(__name__)
 
 
-class LocalWorker:
+class LocalWorker(FileActions):
     def __init__(
         self,
         worker_id: str,
@@ -61,6 +64,7 @@ class LocalWorker:
         chromium_user: str = "auto",
         chromium_sandbox: SandboxMode = "auto",
         limits: SessionLimits | None = None,
+        files: WorkerFiles | None = None,
     ) -> None:
         self._worker_id = worker_id
         self.chromium_user = chromium_user  # BROWSERPOOL_CHROMIUM_USER: see workers.chromium_user
@@ -74,7 +78,8 @@ class LocalWorker:
         self._warm_again = False
         self.egress = EgressProxy(egress) if egress is not None else None
         self._warming = False
-        self.slots = [BrowserSlot(index=i, tag=f"{worker_id}/{i}") for i in range(browsers)]
+        self.files = files  # sessions' downloads, uploads and recordings, kept past their end (None: removed at close)
+        self.slots = [BrowserSlot(index=i, tag=f"{worker_id}/{i}", files=files) for i in range(browsers)]
         self._playwright: Playwright | None = None
         self._plan: ChromiumLaunch | None = None  # how browsers start: user, sandbox, environment, directories
         self._on_lost: SessionsLost | None = None
@@ -94,12 +99,20 @@ class LocalWorker:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self, on_sessions_lost: SessionsLost, on_load_changed: LoadChanged | None = None) -> None:
+    async def start(
+        self,
+        on_sessions_lost: SessionsLost,
+        on_load_changed: LoadChanged | None = None,
+        on_download: DownloadDone | None = None,
+    ) -> None:
         self._on_lost = on_sessions_lost
         self._on_load = on_load_changed
         make_undumpable()  # before anything of Chromium's runs: its user may be ours (containers)
         self._plan = plan = await asyncio.to_thread(self._prepare)
         try:
+            if self.files is not None:
+                self.files.on_download = on_download
+                await self.files.start()
             if self.egress is not None:
                 await self.egress.start()
             with driver_environment(plan.driver_tmpdir):
@@ -116,6 +129,8 @@ class LocalWorker:
         self._stopping = True
         for task in list(self._tasks):
             task.cancel()
+        if self.files is not None:
+            await self.files.stop()  # recordings finished and files kept, before the browsers go
         await asyncio.gather(*(slot.shut(timeout=10) for slot in self.slots), return_exceptions=True)
         playwright, self._playwright = self._playwright, None
         if playwright is not None:
@@ -169,7 +184,7 @@ class LocalWorker:
         finally:
             slot.release(session_id)
         held.page.on("crash", lambda _: self._spawn(self._page_crashed(slot, session_id)))
-        await self._bound(slot, session_id, held)
+        await self._bound(slot, session_id, held, spec)
         await self._load_changed()
         self._warm_up()
 
@@ -318,16 +333,23 @@ class LocalWorker:
 
     def _bounds_for(self, slot: BrowserSlot) -> BrowserBounds:
         """What holds a (re)launched browser's sessions to their limits; one past a bound that ends it ends."""
-        return BrowserBounds(slot.tag, self.limits, lambda sid, why: self._spawn(self._end_session(slot, sid, why)))
+        over = lambda sid, why: self._spawn(self._end_session(slot, sid, why))  # noqa: E731
+        return BrowserBounds(slot.tag, self.limits, over, self.files)
 
-    async def _bound(self, slot: BrowserSlot, session_id: str, held: SessionPage) -> None:
+    async def _bound(self, slot: BrowserSlot, session_id: str, held: SessionPage, spec: SessionSpec) -> None:
         """Before the session is handed out: its CDP ids (a client connects without waiting for them), its own
-        directory (all its downloads land there) and its limits. A session that cannot be bounded is not opened."""
+        directory (all its downloads land there), its files' entry and recording, and its limits. A session that
+        cannot be bounded is not opened."""
         try:
             await slot.context_id(held)
             held.download_dir = await asyncio.to_thread(slot.session_dir, session_id)
+            if self.files is not None and self._plan is not None:
+                await self.files.opened(session_id, held, spec, self._plan.home.user)
             if slot.bounds is not None:
                 await slot.bounds.register(session_id, held)
+        except InvalidInput:
+            await slot.close(session_id, timeout=5, reason="session could not be opened")
+            raise
         except (PlaywrightError, OSError) as exc:
             await slot.close(session_id, timeout=5, reason="session could not be opened")
             raise ActionFailed(f"could not open a browser context: {_first_line(exc)}") from exc
@@ -340,6 +362,9 @@ class LocalWorker:
         if lost.profile_dir:
             self._spawn(asyncio.to_thread(shutil.rmtree, lost.profile_dir, True))
         self._spawn(self._report_lost(lost.session_ids))
+        if self.files is not None:
+            for session_id in lost.session_ids:
+                self._spawn(self.files.ended(session_id))  # what it downloaded stays readable for the retention
         self._spawn(self._relaunch(slot))
 
     async def _relaunch(self, slot: BrowserSlot) -> None:

@@ -14,6 +14,7 @@ from orchestrator.models import SessionSpec
 
 PREFIX = "/internal/sessions"
 SECRET_HEADER = "X-Browserpool-Internal"
+FILE_NAME_HEADER = "X-Browserpool-File-Name"  # a served file's name, hex of its UTF-8 (headers are latin-1)
 
 Payload = dict[str, Any]
 
@@ -23,6 +24,7 @@ class OpenSession(BaseModel):
     viewport_height: int
     user_agent: str | None
     timeout_seconds: int
+    record: bool = False
 
     @classmethod
     def of(cls, spec: SessionSpec) -> "OpenSession":
@@ -31,10 +33,13 @@ class OpenSession(BaseModel):
             viewport_height=spec.viewport_height,
             user_agent=spec.user_agent,
             timeout_seconds=spec.timeout_seconds,
+            record=spec.record,
         )
 
     def spec(self) -> SessionSpec:
-        return SessionSpec(self.viewport_width, self.viewport_height, self.user_agent, self.timeout_seconds)
+        return SessionSpec(
+            self.viewport_width, self.viewport_height, self.user_agent, self.timeout_seconds, self.record
+        )
 
 
 def _detail(payload: Payload) -> str:
@@ -53,6 +58,9 @@ ERRORS: dict[str, tuple[type[errors.BrowserpoolError], Callable[[Payload], error
     ),
     "invalid_input": (errors.InvalidInput, lambda p: errors.InvalidInput(_detail(p))),
     "navigation_refused": (errors.NavigationRefused, lambda p: errors.NavigationRefused(_detail(p))),
+    "file_not_found": (errors.FileNotFound, lambda p: errors.FileNotFound(_detail(p))),
+    "recording_not_ready": (errors.RecordingNotReady, lambda p: errors.RecordingNotReady(_detail(p))),
+    "disk_quota_exceeded": (errors.DiskQuotaExceeded, lambda p: errors.DiskQuotaExceeded(_detail(p))),
 }
 
 

@@ -37,7 +37,8 @@ async def session_events(
     request: Request,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> AsyncIterator[ServerSentEvent]:
-    """Events `created`, `active`, `closing`, `expiring` and `ended` (with `reason`), from now on, or after
+    """Events `created`, `active`, `closing`, `expiring`, `ended` (with `reason`) and `download` (with `name` and
+    `size_bytes`, when a download completes), from now on, or after
     `Last-Event-ID` when a client reconnects."""
     try:
         async for event in _events(user.user_id, store, lease, request, last_event_id):
@@ -62,5 +63,7 @@ async def _events(
                 status=entry.status,
                 reason=entry.reason or None,
                 at=to_datetime(entry.at_ms),
+                name=entry.name or None,
+                size_bytes=entry.size_bytes,
             )
             yield ServerSentEvent(id=entry.id, event=event.type, data=event.model_dump(mode="json"))

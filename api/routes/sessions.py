@@ -32,7 +32,9 @@ async def create_session(
     metrics: MetricsDep,
     request: Request,
 ) -> SessionDetail:
-    wanted = SessionRequest(body.viewport_width, body.viewport_height, body.user_agent, body.timeout_seconds)
+    wanted = SessionRequest(
+        body.viewport_width, body.viewport_height, body.user_agent, body.timeout_seconds, record=body.record
+    )
     with metrics.session_start.time():
         record = await sessions.create(user.user_id, wanted, gave_up=request.is_disconnected)
     return session_detail(record, request, settings, sessions)

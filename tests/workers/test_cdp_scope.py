@@ -98,7 +98,7 @@ def test_cookies_on_a_page_session_are_the_pages_own(files_dir: Path) -> None:
 def test_downloads_go_to_the_sessions_directory_whatever_the_client_asks(files_dir: Path) -> None:
     s = make_scope(files_dir)
     verdict = s.command("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": "/etc"}, None)
-    assert verdict.params == {"behavior": "allow", "downloadPath": str(files_dir), "browserContextId": OURS}
+    assert verdict.params == {"behavior": "allowAndName", "downloadPath": str(files_dir), "browserContextId": OURS}
     page = s.command("Page.setDownloadBehavior", {"behavior": "allowAndName", "downloadPath": "/"}, PAGE_SESSION)
     assert page.params == {"behavior": "allowAndName", "downloadPath": str(files_dir)}
     deny = s.command("Page.setDownloadBehavior", {"behavior": "deny", "downloadPath": "/"}, PAGE_SESSION)

@@ -1,0 +1,335 @@
+"""The file side of a worker: each live session's downloads, uploads and recording, and the files of ended
+sessions, kept for BROWSERPOOL_FILE_RETENTION (workers/file_store.py) and served to API nodes from here.
+
+- A session opens: its entry is made in the file store, and with `record` its recorder starts.
+- Download events (from every browser's bounds, workers/session_bounds.py) keep its list; a completed
+  download is reported (`on_download`: the `download` event of the session's stream).
+- Past its disk quota: what it still downloads is marked failed with the reason (and cancelled by the
+  bounds), and its recording stops there.
+- It ends: the recording is finished before its context closes, then its live directory moves into its
+  entry. A sweep every few seconds removes entries past their retention (and, at start, stamps what a
+  run that died left, so nothing stays on disk longer than the retention).
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.errors import DiskQuotaExceeded, FileNotFound, InvalidInput, RecordingNotReady, SessionEnded
+from orchestrator.files import RECORDING_TYPE, DownloadInfo, FileStats, FileStream, UploadedFile
+from orchestrator.models import SessionSpec
+from orchestrator.worker import DownloadDone, Upload
+
+from .chromium_user import ChromiumUser
+from .file_store import FileStore, tree_bytes
+from .recorder import Recorder, RecordingUnavailable, output_size
+from .session_files import SessionFiles, safe_name
+
+if TYPE_CHECKING:
+    from .slot import SessionPage
+
+log = logging.getLogger(__name__)
+
+CHUNK = 256 * 1024
+SWEEP_MAX_SECONDS = 10.0
+
+
+class WorkerFiles:
+    def __init__(
+        self,
+        store: FileStore,
+        quota_bytes: int,
+        fps: int = 10,
+        max_width: int = 1280,
+    ) -> None:
+        self.store = store
+        self.quota_bytes = quota_bytes  # 0: not bounded
+        self.fps = fps
+        self.max_width = max_width
+        self.on_download: DownloadDone | None = None
+        self.live: dict[str, SessionFiles] = {}
+        self.recorders: dict[str, Recorder] = {}
+        self._ending: set[str] = set()  # sessions whose recording is being finished or files moved
+        self._over: set[str] = set()  # sessions past their quota (handled once)
+        self._owners: dict[str, str] = {}  # download guid -> session id
+        self._stats = FileStats()
+        self._complete = 0
+        self._failed = 0
+        self._sweeper: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.store.prepare)
+        await self.sweep()
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        await asyncio.gather(*(self.ended(sid) for sid in list(self.live)), return_exceptions=True)
+
+    async def sweep(self) -> None:
+        keep = set(self.live) | self._ending
+        removed = await asyncio.to_thread(self.store.sweep, keep)
+        if removed:
+            log.info("removed the files of %d session(s) past their retention", removed)
+        self._stats = FileStats(
+            bytes_on_disk=await asyncio.to_thread(self._bytes_on_disk),
+            downloads_complete=self._complete,
+            downloads_failed=self._failed,
+            recordings_in_progress=sum(1 for r in self.recorders.values() if r.recording),
+        )
+
+    def stats(self) -> FileStats:
+        return FileStats(
+            self._stats.bytes_on_disk,
+            self._complete,
+            self._failed,
+            sum(1 for r in self.recorders.values() if r.recording),
+        )
+
+    # --- sessions ------------------------------------------------------------------------------
+
+    async def opened(self, session_id: str, held: "SessionPage", spec: SessionSpec, user: ChromiumUser) -> None:
+        """Before the session is handed out: its entry, and its recorder if it asked for one."""
+        live_dir = Path(held.download_dir) if held.download_dir is not None else None
+        files = SessionFiles(session_id, self.store.entry(session_id), live_dir, user)
+        files.recorded = spec.record
+        await asyncio.to_thread(_make, files)
+        self.live[session_id] = files
+        if spec.record:
+            size = output_size(spec.viewport_width, spec.viewport_height, self.max_width)
+            recorder = Recorder(held.context, held.page, files.recording_partial, files.recording_path, size, self.fps)
+            try:
+                await recorder.start()
+            except (RecordingUnavailable, OSError) as exc:
+                raise InvalidInput(str(exc), loc=("body", "record")) from exc
+            self.recorders[session_id] = recorder
+
+    async def ending(self, session_id: str) -> None:
+        """The session is ending (its context is about to close): finish its recording."""
+        recorder = self.recorders.pop(session_id, None)
+        if session_id in self.live:
+            self._ending.add(session_id)
+        if recorder is not None:
+            await recorder.stop("the session ended")
+
+    async def ended(self, session_id: str) -> None:
+        """Its context is closed: keep its files for the retention."""
+        files = self.live.pop(session_id, None)
+        self._over.discard(session_id)
+        if session_id in self.recorders:
+            await self.ending(session_id)
+        try:
+            if files is not None:
+                await asyncio.to_thread(self.store.retain, files)
+        except OSError:
+            log.exception("could not keep the files of session %s", session_id)
+        finally:
+            self._ending.discard(session_id)
+
+    # --- downloads (FileObserver, on the event loop) -------------------------------------------
+
+    def quota_paths(self, session_id: str) -> list[str]:
+        files = self.live.get(session_id)
+        return files.paths() if files is not None else []
+
+    def began(self, session_id: str, guid: str, url: str, suggested: str) -> None:
+        files = self.live.get(session_id)
+        if files is None or guid in files.downloads:
+            return
+        files.began(guid, url, suggested)
+        self._owners[guid] = session_id
+        if session_id in self._over:
+            files.fail_in_progress(self._quota_reason())
+        self._save(files)
+
+    def progressed(self, guid: str, state: str, received: int) -> None:
+        files = self.live.get(self._owners.get(guid, ""))
+        if files is None:
+            return
+        done = files.progressed(guid, state, received)
+        if state in ("completed", "canceled"):
+            self._owners.pop(guid, None)
+            self._save(files)
+        if state == "canceled" and files.downloads[guid].failure_reason:
+            self._failed += 1
+        if done is not None:
+            self._complete += 1
+            if self.on_download is not None:
+                self._spawn(self.on_download(files.session_id, done))
+
+    def over_quota(self, session_id: str, total: int) -> None:
+        if session_id in self._over:
+            return
+        self._over.add(session_id)
+        files = self.live.get(session_id)
+        log.warning("session %s holds %d bytes of files, past its disk quota", session_id, total)
+        if files is not None:
+            files.fail_in_progress(self._quota_reason())
+        recorder = self.recorders.get(session_id)
+        if recorder is not None:
+            recorder.stopped_why = "the session's files reached its disk quota"
+            self._spawn(recorder.stop())
+
+    def _quota_reason(self) -> str:
+        quota = self.quota_bytes
+        return f"the session's files would pass its disk quota of {quota} bytes (BROWSERPOOL_SESSION_DISK_QUOTA)"
+
+    # --- serving -------------------------------------------------------------------------------
+
+    async def downloads(self, session_id: str) -> list[DownloadInfo]:
+        files = self.live.get(session_id) or await asyncio.to_thread(self.store.retained, session_id)
+        return files.infos() if files is not None else []
+
+    async def open_file(self, session_id: str, name: str | None) -> FileStream:
+        if name is None:
+            return await self._recording(session_id)
+        files = self.live.get(session_id) or await asyncio.to_thread(self.store.retained, session_id)
+        path = files.download_path(name) if files is not None else None
+        if files is None or path is None:
+            raise FileNotFound(f"this session has no completed download named {name!r}")
+        info = next(d for d in files.downloads.values() if d.name == name)
+        return await _stream(path, name, info.mime_type)
+
+    async def _recording(self, session_id: str) -> FileStream:
+        if session_id in self.recorders:
+            raise RecordingNotReady(
+                "the session is still being recorded: its video is ready once the session has ended"
+            )
+        if session_id in self._ending or session_id in self.live:
+            raise RecordingNotReady("the session's video is being finalised; retry in a moment")
+        files = await asyncio.to_thread(self.store.retained, session_id)
+        if files is None or not files.recorded:
+            raise FileNotFound('this session was not recorded (create it with "record": true)')
+        if not files.recording_path.exists():
+            if files.recording_partial.exists():
+                raise RecordingNotReady("the session's video is being finalised; retry in a moment")
+            raise FileNotFound("this session's recording could not be made (see the worker's log)")
+        return await _stream(files.recording_path, f"{session_id}.webm", RECORDING_TYPE)
+
+    # --- uploads -------------------------------------------------------------------------------
+
+    async def upload(self, session_id: str, uploads: list[Upload]) -> list[UploadedFile]:
+        files = self.live.get(session_id)
+        if files is None or files.live_dir is None:
+            raise SessionEnded("ended")
+        folder = await asyncio.to_thread(files.upload_dir)
+        budget = (self.quota_bytes - await asyncio.to_thread(tree_bytes, files.paths())) if self.quota_bytes else None
+        written: list[tuple[str, Path, int]] = []
+        try:
+            for given, chunks in uploads:
+                name = safe_name(given, "upload")
+                partial = folder / f".{len(written)}.{os.getpid()}.upload"
+                size = await _write(chunks, partial, None if budget is None else budget - sum(w[2] for w in written))
+                written.append((name, partial, size))
+        except BaseException:
+            for _, partial, _ in written:
+                partial.unlink(missing_ok=True)
+            raise
+        stored = [await asyncio.to_thread(_place, partial, folder / name, files.user) for name, partial, _ in written]
+        for name, _, size in written:
+            files.uploads[name] = size
+        self._save(files)
+        return [UploadedFile(name, str(path), size) for (name, _, size), path in zip(written, stored, strict=True)]
+
+    def upload_paths(self, session_id: str, names: list[str]) -> list[str]:
+        files = self.live.get(session_id)
+        if files is None:
+            raise SessionEnded("ended")
+        paths = []
+        for name in names:
+            path = files.upload_path(name)
+            if path is None:
+                raise InvalidInput(
+                    f"no uploaded file named {name!r}: upload it first (POST .../files)", ("body", "files")
+                )
+            paths.append(str(path))
+        return paths
+
+    # --- internals -----------------------------------------------------------------------------
+
+    def _bytes_on_disk(self) -> int:
+        return self.store.bytes_on_disk() + tree_bytes([str(f.live_dir) for f in self.live.values() if f.live_dir])
+
+    def _save(self, files: SessionFiles) -> None:
+        self._spawn(asyncio.to_thread(files.save))
+
+    async def _sweep_forever(self) -> None:
+        interval = min(max(self.store.retention / 4, 0.5), SWEEP_MAX_SECONDS)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("sweeping session files failed")
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _make(files: SessionFiles) -> None:
+    files.make_entry()
+    files.save()
+
+
+async def _write(chunks: AsyncIterator[bytes], path: Path, budget: int | None) -> int:
+    """Write an upload's chunks to `path`; DiskQuotaExceeded (and nothing kept) past `budget` bytes."""
+    size = 0
+    handle = await asyncio.to_thread(path.open, "wb")
+    try:
+        async for chunk in chunks:
+            size += len(chunk)
+            if budget is not None and size > budget:
+                raise DiskQuotaExceeded(
+                    "the upload would pass the session's disk quota (BROWSERPOOL_SESSION_DISK_QUOTA, downloads, "
+                    "uploads and recording together); nothing was kept"
+                )
+            await asyncio.to_thread(handle.write, chunk)
+    except BaseException:
+        handle.close()
+        await asyncio.to_thread(path.unlink, True)
+        raise
+    await asyncio.to_thread(handle.close)
+    return size
+
+
+def _place(partial: Path, final: Path, user: ChromiumUser | None) -> Path:
+    """Give a written upload its name, readable by Chromium's user only."""
+    if user is not None and user.separate:
+        os.chown(partial, user.uid, user.gid)
+    partial.chmod(0o600)
+    partial.replace(final)
+    return final
+
+
+async def _stream(path: Path, name: str, media_type: str) -> FileStream:
+    try:
+        handle = await asyncio.to_thread(path.open, "rb")
+    except FileNotFoundError as exc:
+        raise FileNotFound(f"{name!r} is no longer kept") from exc
+    size = os.fstat(handle.fileno()).st_size
+
+    async def chunks() -> AsyncIterator[bytes]:
+        try:
+            left = size
+            while left > 0:
+                chunk = await asyncio.to_thread(handle.read, min(CHUNK, left))
+                if not chunk:
+                    break
+                left -= len(chunk)
+                yield chunk
+        finally:
+            handle.close()
+
+    return FileStream(name, size, media_type, chunks())
