@@ -63,7 +63,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     settings = runtime.settings
     # Uploads into a session are bounded by its disk quota (plus room for the multipart framing), and get longer.
     quota = settings.session_disk_quota or 4 * 1024**3
-    uploads = Bound(max(quota + 1024 * 1024, settings.max_body_bytes), max(settings.body_timeout, 600))
+    why = ", more than a session's disk quota allows (BROWSERPOOL_SESSION_DISK_QUOTA)"
+    uploads = Bound(max(quota + 1024 * 1024, settings.max_body_bytes), max(settings.body_timeout, 600), why)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout, uploads=uploads)
     app.add_middleware(RequestTimer, metrics=runtime.metrics)
     install_error_handlers(app)

@@ -26,10 +26,11 @@ UPLOAD_PATHS = re.compile(r"^(/v1/browser/sessions/[^/]+/files/?|/internal/sessi
 class Bound:
     max_bytes: int
     timeout: float
+    why: str = ""  # what the bound is, when it is not the plain body limit
 
     @property
     def too_large(self) -> str:
-        return f"the request body is larger than {self.max_bytes} bytes"
+        return f"the request body is larger than {self.max_bytes} bytes{self.why}"
 
 
 class BodyLimit:
