@@ -50,7 +50,7 @@ class FileStore:
     def retain(self, files: SessionFiles) -> None:
         """The session has ended: keep its live directory in its entry (moved), stamped with the time."""
         files.make_entry()
-        live, files.live_dir = files.live_dir, None
+        live = files.live_dir
         if live is not None and live.is_dir():
             target = files.entry / LIVE_COPY
             with contextlib.suppress(FileNotFoundError):
@@ -58,6 +58,8 @@ class FileStore:
             shutil.move(str(live), str(target))
             for partial in target.glob("*.crdownload"):  # a download cut off by the end: nothing to serve
                 partial.unlink(missing_ok=True)
+        files.live_dir = None
+        files.end_downloads()
         files.ended_at = time.time()
         files.save()
 

@@ -151,6 +151,13 @@ class SessionFiles:
             if download.state is DownloadState.IN_PROGRESS and download.failure_reason is None:
                 download.failure_reason = reason
 
+    def end_downloads(self) -> None:
+        """The session has ended: what was still downloading never will complete."""
+        for download in self.downloads.values():
+            if download.state is DownloadState.IN_PROGRESS:
+                download.state = DownloadState.FAILED
+                download.failure_reason = download.failure_reason or "the session ended before it completed"
+
     def infos(self) -> list[DownloadInfo]:
         return [d.info() for d in self.downloads.values()]
 

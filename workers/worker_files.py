@@ -124,16 +124,17 @@ class WorkerFiles:
 
     async def ended(self, session_id: str) -> None:
         """Its context is closed: keep its files for the retention."""
-        files = self.live.pop(session_id, None)
-        self._over.discard(session_id)
         if session_id in self.recorders:
             await self.ending(session_id)
+        files = self.live.get(session_id)  # served from here until its files have moved
         try:
             if files is not None:
                 await asyncio.to_thread(self.store.retain, files)
         except OSError:
             log.exception("could not keep the files of session %s", session_id)
         finally:
+            self.live.pop(session_id, None)
+            self._over.discard(session_id)
             self._ending.discard(session_id)
 
     # --- downloads (FileObserver, on the event loop) -------------------------------------------
