@@ -8,6 +8,7 @@ with Client("http://127.0.0.1:8000", api_key="bp_...") as pool:
 """
 
 from .client import AsyncClient, Client
+from .files import Download, UploadedFile
 from .models import BrowserpoolAPIError, Session
 
-__all__ = ["AsyncClient", "BrowserpoolAPIError", "Client", "Session"]
+__all__ = ["AsyncClient", "BrowserpoolAPIError", "Client", "Download", "Session", "UploadedFile"]

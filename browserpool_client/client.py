@@ -1,12 +1,17 @@
 """The sync and async clients: the same calls, one over httpx.Client, one over httpx.AsyncClient."""
 
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
+from .files import Download, UploadedFile, UploadSource, close_parts, pdf_query, upload_parts, uploaded
 from .models import Session, checked
 
 SESSIONS = "/v1/browser/sessions/"
+Downloads = list[Download]  # (the clients' own `list` method shadows the builtin in their bodies)
+Uploads = list[UploadedFile]
+Names = list[str]
 
 
 def _headers(api_key: str | None, token: str | None) -> dict[str, str]:
@@ -18,13 +23,18 @@ def _headers(api_key: str | None, token: str | None) -> dict[str, str]:
 
 
 def _spec(
-    viewport_width: int | None, viewport_height: int | None, user_agent: str | None, timeout_seconds: int | None
+    viewport_width: int | None,
+    viewport_height: int | None,
+    user_agent: str | None,
+    timeout_seconds: int | None,
+    record: bool = False,
 ) -> dict[str, Any]:
     body = {
         "viewport_width": viewport_width,
         "viewport_height": viewport_height,
         "user_agent": user_agent,
         "timeout_seconds": timeout_seconds,
+        "record": record or None,
     }
     return {k: v for k, v in body.items() if v is not None}
 
@@ -45,8 +55,9 @@ class Client:
         viewport_height: int | None = None,
         user_agent: str | None = None,
         timeout_seconds: int | None = None,
+        record: bool = False,
     ) -> Session:
-        body = _spec(viewport_width, viewport_height, user_agent, timeout_seconds)
+        body = _spec(viewport_width, viewport_height, user_agent, timeout_seconds, record)
         return Session.from_json(checked(self.http.post(SESSIONS, json=body)).json())
 
     def list(self) -> list[Session]:
@@ -73,6 +84,38 @@ class Client:
     def screenshot(self, session_id: str) -> bytes:
         return checked(self.http.get(f"{SESSIONS}{session_id}/screenshot")).content
 
+    # --- files: downloads and the recording stay readable after the session ends, for the file retention
+
+    def downloads(self, session_id: str) -> Downloads:
+        answer = checked(self.http.get(f"{SESSIONS}{session_id}/downloads")).json()
+        return [Download.from_json(d) for d in answer["downloads"]]
+
+    def download(self, session_id: str, name: str) -> bytes:
+        return checked(self.http.get(f"{SESSIONS}{session_id}/downloads/{quote(name, safe='')}")).content
+
+    def upload(self, session_id: str, *files: UploadSource) -> Uploads:
+        """Upload local files (paths) or (name, bytes) into the session's own directory."""
+        parts = upload_parts(files)
+        try:
+            return uploaded(checked(self.http.post(f"{SESSIONS}{session_id}/files", files=parts)).json())
+        finally:
+            close_parts(parts)
+
+    def set_input_files(self, session_id: str, selector: str, names: Names) -> None:
+        """Set uploaded files (by name) on a file input of the session's page."""
+        body = {"selector": selector, "files": names}
+        checked(self.http.post(f"{SESSIONS}{session_id}/upload", json=body))
+
+    def pdf(
+        self, session_id: str, format: str = "A4", landscape: bool = False, print_background: bool = False
+    ) -> bytes:
+        query = pdf_query(format, landscape, print_background)
+        return checked(self.http.get(f"{SESSIONS}{session_id}/pdf", params=query)).content
+
+    def recording(self, session_id: str) -> bytes:
+        """The session's video (WebM), once it has ended (409 while it is still being recorded or finalised)."""
+        return checked(self.http.get(f"{SESSIONS}{session_id}/recording")).content
+
     def connect(self, session: Session, playwright: Any) -> Any:
         """A Playwright `Browser` on the session (pass `sync_playwright().start()` or its context value)."""
         return playwright.chromium.connect_over_cdp(session.cdp_url or self.get(session.session_id).cdp_url)
@@ -94,8 +137,9 @@ class AsyncClient:
         viewport_height: int | None = None,
         user_agent: str | None = None,
         timeout_seconds: int | None = None,
+        record: bool = False,
     ) -> Session:
-        body = _spec(viewport_width, viewport_height, user_agent, timeout_seconds)
+        body = _spec(viewport_width, viewport_height, user_agent, timeout_seconds, record)
         return Session.from_json(checked(await self.http.post(SESSIONS, json=body)).json())
 
     async def list(self) -> list[Session]:
@@ -121,6 +165,36 @@ class AsyncClient:
 
     async def screenshot(self, session_id: str) -> bytes:
         return checked(await self.http.get(f"{SESSIONS}{session_id}/screenshot")).content
+
+    # --- files: downloads and the recording stay readable after the session ends, for the file retention
+
+    async def downloads(self, session_id: str) -> Downloads:
+        answer = checked(await self.http.get(f"{SESSIONS}{session_id}/downloads")).json()
+        return [Download.from_json(d) for d in answer["downloads"]]
+
+    async def download(self, session_id: str, name: str) -> bytes:
+        return checked(await self.http.get(f"{SESSIONS}{session_id}/downloads/{quote(name, safe='')}")).content
+
+    async def upload(self, session_id: str, *files: UploadSource) -> Uploads:
+        """Upload local files (paths) or (name, bytes) into the session's own directory."""
+        parts = upload_parts(files)
+        try:
+            return uploaded(checked(await self.http.post(f"{SESSIONS}{session_id}/files", files=parts)).json())
+        finally:
+            close_parts(parts)
+
+    async def set_input_files(self, session_id: str, selector: str, names: Names) -> None:
+        body = {"selector": selector, "files": names}
+        checked(await self.http.post(f"{SESSIONS}{session_id}/upload", json=body))
+
+    async def pdf(
+        self, session_id: str, format: str = "A4", landscape: bool = False, print_background: bool = False
+    ) -> bytes:
+        query = pdf_query(format, landscape, print_background)
+        return checked(await self.http.get(f"{SESSIONS}{session_id}/pdf", params=query)).content
+
+    async def recording(self, session_id: str) -> bytes:
+        return checked(await self.http.get(f"{SESSIONS}{session_id}/recording")).content
 
     async def connect(self, session: Session, playwright: Any) -> Any:
         """A Playwright `Browser` on the session (pass the object `async_playwright()` gives)."""

@@ -29,6 +29,7 @@ class Session:
     cdp_url: str | None = None
     ended_at: datetime | None = None
     end_reason: str | None = None
+    recording_url: str | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Session":
@@ -48,6 +49,7 @@ class Session:
             cdp_url=data.get("cdp_url"),
             ended_at=stamp("ended_at"),
             end_reason=data.get("end_reason"),
+            recording_url=data.get("recording_url"),
         )
 
 

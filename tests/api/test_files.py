@@ -3,6 +3,7 @@
 import asyncio
 import shutil
 import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import async_playwright
 
+from browserpool_client import BrowserpoolAPIError, Client
 from orchestrator.config import Settings
 from tests.api.files_site import REPORT, files_site
 from tests.conftest import Daemon, make_settings, serve_daemon, start_daemon
@@ -206,3 +208,41 @@ async def test_cdp_clients_download_and_upload_through_the_session_directory(
         [listed] = await _complete(daemon, sid, me)
         assert listed["name"] == "report.bin" and listed["state"] == "complete"
         assert (await daemon.client.get(listed["url"], headers=me)).content == REPORT
+
+
+async def test_the_python_client_moves_files(redis_url: str, prefix: str, tmp_path: Path, files_url: str) -> None:
+    async with serve_daemon(make_settings(redis_url, prefix, tmp_path)) as daemon:
+        key = (await daemon.user())["X-API-Key"]
+        local = tmp_path / "letter.txt"
+        local.write_bytes(b"dear pool")
+
+        def use_it() -> None:
+            with Client(str(daemon.client.base_url), api_key=key) as pool:
+                session = pool.create(viewport_width=400, viewport_height=300, record=True)
+                sid = session.session_id
+                assert session.recording_url and session.recording_url.endswith(f"{sid}/recording")
+                pool.navigate(sid, f"{files_url}/upload")
+                stored = pool.upload(sid, local, ("b.bin", b"\0\1"))
+                assert [(f.name, f.size_bytes) for f in stored] == [("letter.txt", 9), ("b.bin", 2)]
+                pool.set_input_files(sid, "#f", ["letter.txt"])
+                assert pool.evaluate(sid, "f.files[0].size") == 9
+                assert pool.pdf(sid, format="Letter").startswith(b"%PDF")
+                pool.navigate(sid, f"{files_url}/download")
+                pool.evaluate(sid, "document.getElementById('dl').click()")
+                deadline = time.monotonic() + 15
+                while not [d for d in pool.downloads(sid) if d.state == "complete"]:
+                    assert time.monotonic() < deadline, pool.downloads(sid)
+                    time.sleep(0.1)
+                assert pool.download(sid, "report.bin") == REPORT
+                with pytest.raises(BrowserpoolAPIError) as early:
+                    pool.recording(sid)
+                assert early.value.status == 409
+                pool.close(sid)
+                while True:
+                    try:
+                        assert pool.recording(sid)[:4] == b"\x1a\x45\xdf\xa3"
+                        return
+                    except BrowserpoolAPIError as exc:
+                        assert exc.status == 409 and time.monotonic() < deadline + 15
+
+        await asyncio.to_thread(use_it)
