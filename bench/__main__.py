@@ -9,7 +9,7 @@ from typing import Any
 
 from playwright.async_api import Playwright, async_playwright
 
-from . import cdp_relay, cluster, density, journey, listing, ops, reaper, session_start
+from . import cdp_relay, cluster, density, journey, listing, ops, reaper, recording, session_start
 from .browsers import chromium_executable, daemon_flags
 from .daemon import QUIET_BACKGROUND, REPO_ROOT, DaemonProcess
 from .density import Readings
@@ -19,7 +19,7 @@ from .runner import Run, log
 from .servers import RedisServer, local_site
 from .timing import Budget
 
-SCENARIOS = ("reaper", "density", "listing", "start", "ops", "cdp", "journey", "cluster")
+SCENARIOS = ("reaper", "density", "listing", "start", "ops", "cdp", "journey", "recording", "cluster")
 QUICK_SCALE = 0.2
 API_KEY = re.compile(r"bp_[A-Za-z0-9_-]+")
 INFO_LINE = re.compile(r'^INFO:|"level": "info"|\sINFO\s')
@@ -55,6 +55,8 @@ async def with_daemon(
                 await run.step("cdp relay", cdp_relay.run(daemon, client, budget))
             if run.wants("journey"):
                 await run.step("journey", journey.run(daemon, client, playwright, executable, site, budget))
+            if run.wants("recording"):
+                await run.step("recording", recording.run(daemon, client, budget))
         run.scenarios["daemon"] = {"env": daemon.env, "log_tail": log_tail(daemon.output())}
 
 
@@ -73,7 +75,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 # Before any daemon runs: no other Chromium shares pages with (and so lowers the PSS of) these.
                 baseline = density.baseline(playwright, executable, site, budget)
                 density_base = await run.step("density: one browser per session", baseline)
-            if run.wants("density", "listing", "start", "ops", "cdp", "journey"):
+            if run.wants("density", "listing", "start", "ops", "cdp", "journey", "recording"):
                 await run.step("daemon", with_daemon(run, playwright, executable, site, budget, density_base))
             if run.wants("cluster"):
                 with RedisServer() as server:
