@@ -15,7 +15,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # text in screenshots, tini to reap Chromium's orphaned children, redis-cli for debugging.
 # No redis-server: Redis runs elsewhere (deploy/README.md).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends chromium-headless-shell fonts-liberation redis-tools tini \
+    && apt-get install -y --no-install-recommends chromium-headless-shell ffmpeg fonts-liberation redis-tools tini \
     && rm -rf /var/lib/apt/lists/*
 
 RUN groupadd --system --gid 10001 browserpool \
