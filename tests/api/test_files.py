@@ -31,7 +31,7 @@ def files_url() -> Iterator[str]:
 
 @pytest.fixture
 async def short_retention(redis_url: str, prefix: str, tmp_path: Path) -> AsyncIterator[Daemon]:
-    async with start_daemon(make_settings(redis_url, prefix, tmp_path, file_retention=2)) as d:
+    async with start_daemon(make_settings(redis_url, prefix, tmp_path, file_retention=2, metrics_public=True)) as d:
         yield d
 
 
@@ -85,6 +85,10 @@ async def test_a_download_is_listed_served_and_kept_after_the_end_until_its_rete
     events = await daemon.runtime.shared.store.events.after(record.user_id, "0-0")
     [download] = [e for e in events if e.type == "download"]
     assert (download.name, download.size_bytes, download.session_id) == ("report.bin", len(REPORT), sid)
+    metrics = (await daemon.client.get("/metrics")).text
+    worker = daemon.worker.worker_id
+    assert f'browserpool_downloads_total{{state="complete",worker="{worker}"}} 1.0' in metrics, metrics
+    assert f'browserpool_recordings_in_progress{{worker="{worker}"}} 0.0' in metrics
 
     for route in ("downloads", "downloads/report.bin", "recording", "pdf"):  # another user: as if it did not exist
         assert (await daemon.client.get(f"{SESSIONS}{sid}/{route}", headers=other)).status_code == 404, route
