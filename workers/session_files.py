@@ -203,16 +203,16 @@ class SessionFiles:
             return None
         return files
 
-    def upload_dir(self) -> Path:
-        """The live directory's `uploads/`, Chromium's user's (made on first use)."""
+    def open_upload_dir(self) -> int:
+        """A descriptor of the live directory's `uploads/` (made on first use, Chromium's user's).
+
+        Chromium's user owns that directory and could swap what is in it for a symlink; the daemon (maybe
+        root) therefore opens it without following one and writes only relative to the descriptor."""
         if self.live_dir is None:
             raise FileNotFoundError("the session has ended")
         path = self.live_dir / UPLOADS
-        if not path.is_dir():
-            path.mkdir(mode=0o700, exist_ok=True)
-            self._give_to_chromium(path)
-        return path
-
-    def _give_to_chromium(self, path: Path) -> None:
-        if self.user is not None and self.user.separate:
-            os.chown(path, self.user.uid, self.user.gid)
+        with contextlib.suppress(FileExistsError):
+            path.mkdir(mode=0o700)
+            if self.user is not None and self.user.separate:
+                os.chown(path, self.user.uid, self.user.gid, follow_symlinks=False)
+        return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)

@@ -15,11 +15,20 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
+import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.errors import DiskQuotaExceeded, FileNotFound, InvalidInput, RecordingNotReady, SessionEnded
+from orchestrator.errors import (
+    ActionFailed,
+    DiskQuotaExceeded,
+    FileNotFound,
+    InvalidInput,
+    RecordingNotReady,
+    SessionEnded,
+)
 from orchestrator.files import RECORDING_TYPE, DownloadInfo, FileStats, FileStream, UploadedFile
 from orchestrator.models import SessionSpec
 from orchestrator.worker import DownloadDone, Upload
@@ -103,8 +112,8 @@ class WorkerFiles:
         live_dir = Path(held.download_dir) if held.download_dir is not None else None
         files = SessionFiles(session_id, self.store.entry(session_id), live_dir, user)
         files.recorded = spec.record
+        self.live[session_id] = files  # first: a sweep meanwhile must not take its new entry for a dead run's
         await asyncio.to_thread(_make, files)
-        self.live[session_id] = files
         if spec.record:
             size = output_size(spec.viewport_width, spec.viewport_height, self.max_width)
             recorder = Recorder(held.context, held.page, files.recording_partial, files.recording_path, size, self.fps)
@@ -135,6 +144,8 @@ class WorkerFiles:
         finally:
             self.live.pop(session_id, None)
             self._over.discard(session_id)
+            for guid in [g for g, owner in self._owners.items() if owner == session_id]:
+                del self._owners[guid]
             self._ending.discard(session_id)
 
     # --- downloads (FileObserver, on the event loop) -------------------------------------------
@@ -202,11 +213,7 @@ class WorkerFiles:
         return await _stream(path, name, info.mime_type)
 
     async def _recording(self, session_id: str) -> FileStream:
-        if session_id in self.recorders:
-            raise RecordingNotReady(
-                "the session is still being recorded: its video is ready once the session has ended"
-            )
-        if session_id in self._ending or session_id in self.live:
+        if session_id in self.recorders or session_id in self._ending or session_id in self.live:
             raise RecordingNotReady("the session's video is being finalised; retry in a moment")
         files = await asyncio.to_thread(self.store.retained, session_id)
         if files is None or not files.recorded:
@@ -220,27 +227,37 @@ class WorkerFiles:
     # --- uploads -------------------------------------------------------------------------------
 
     async def upload(self, session_id: str, uploads: list[Upload]) -> list[UploadedFile]:
+        """Store the files in the session's `uploads/` (all or none), each readable by Chromium's user only."""
         files = self.live.get(session_id)
         if files is None or files.live_dir is None:
             raise SessionEnded("ended")
-        folder = await asyncio.to_thread(files.upload_dir)
-        budget = (self.quota_bytes - await asyncio.to_thread(tree_bytes, files.paths())) if self.quota_bytes else None
-        written: list[tuple[str, Path, int]] = []
         try:
-            for given, chunks in uploads:
-                name = safe_name(given, "upload")
-                partial = folder / f".{len(written)}.{os.getpid()}.upload"
-                size = await _write(chunks, partial, None if budget is None else budget - sum(w[2] for w in written))
-                written.append((name, partial, size))
-        except BaseException:
-            for _, partial, _ in written:
-                partial.unlink(missing_ok=True)
-            raise
-        stored = [await asyncio.to_thread(_place, partial, folder / name, files.user) for name, partial, _ in written]
+            folder = await asyncio.to_thread(files.open_upload_dir)
+        except OSError as exc:  # not a directory of ours any more (a symlink Chromium's user put there)
+            raise ActionFailed(f"the session's upload directory cannot be used: {exc.strerror}") from exc
+        try:
+            used = await asyncio.to_thread(tree_bytes, files.paths()) if self.quota_bytes else 0
+            written: list[tuple[str, str, int]] = []  # (name, temporary name, bytes)
+            try:
+                for given, chunks in uploads:
+                    budget = self.quota_bytes - used - sum(w[2] for w in written) if self.quota_bytes else None
+                    temporary = f".{secrets.token_hex(8)}.upload"  # a leading dot: no upload's name (safe_name)
+                    written.append((safe_name(given, "upload"), temporary, 0))
+                    size = await _write(chunks, folder, temporary, budget, files.user)
+                    written[-1] = (written[-1][0], temporary, size)
+                for name, temporary, _ in written:
+                    await asyncio.to_thread(os.replace, temporary, name, src_dir_fd=folder, dst_dir_fd=folder)
+            except BaseException:
+                for _, temporary, _ in written:
+                    with contextlib.suppress(FileNotFoundError):
+                        await asyncio.to_thread(os.unlink, temporary, dir_fd=folder)
+                raise
+        finally:
+            os.close(folder)
         for name, _, size in written:
             files.uploads[name] = size
         self._save(files)
-        return [UploadedFile(name, str(path), size) for (name, _, size), path in zip(written, stored, strict=True)]
+        return [UploadedFile(name, str(files.upload_path(name)), size) for name, _, size in written]
 
     def upload_paths(self, session_id: str, names: list[str]) -> list[str]:
         files = self.live.get(session_id)
@@ -284,11 +301,16 @@ def _make(files: SessionFiles) -> None:
     files.save()
 
 
-async def _write(chunks: AsyncIterator[bytes], path: Path, budget: int | None) -> int:
-    """Write an upload's chunks to `path`; DiskQuotaExceeded (and nothing kept) past `budget` bytes."""
-    size = 0
-    handle = await asyncio.to_thread(path.open, "wb")
+async def _write(
+    chunks: AsyncIterator[bytes], folder: int, name: str, budget: int | None, user: ChromiumUser | None
+) -> int:
+    """Write an upload's chunks to a new file `name` in `folder`; DiskQuotaExceeded past `budget` bytes."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = await asyncio.to_thread(os.open, name, flags, 0o600, dir_fd=folder)
     try:
+        if user is not None and user.separate:
+            os.fchown(fd, user.uid, user.gid)
+        size = 0
         async for chunk in chunks:
             size += len(chunk)
             if budget is not None and size > budget:
@@ -296,30 +318,31 @@ async def _write(chunks: AsyncIterator[bytes], path: Path, budget: int | None) -
                     "the upload would pass the session's disk quota (BROWSERPOOL_SESSION_DISK_QUOTA, downloads, "
                     "uploads and recording together); nothing was kept"
                 )
-            await asyncio.to_thread(handle.write, chunk)
-    except BaseException:
-        handle.close()
-        await asyncio.to_thread(path.unlink, True)
-        raise
-    await asyncio.to_thread(handle.close)
+            await asyncio.to_thread(_write_all, fd, chunk)
+    finally:
+        os.close(fd)
     return size
 
 
-def _place(partial: Path, final: Path, user: ChromiumUser | None) -> Path:
-    """Give a written upload its name, readable by Chromium's user only."""
-    if user is not None and user.separate:
-        os.chown(partial, user.uid, user.gid)
-    partial.chmod(0o600)
-    partial.replace(final)
-    return final
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 async def _stream(path: Path, name: str, media_type: str) -> FileStream:
+    """A regular file read out in chunks. Never through a symlink: a download's file sits in a directory of
+    Chromium's user, who must not get the daemon to read anything else for them."""
     try:
-        handle = await asyncio.to_thread(path.open, "rb")
-    except FileNotFoundError as exc:
+        fd = await asyncio.to_thread(os.open, path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
         raise FileNotFound(f"{name!r} is no longer kept") from exc
-    size = os.fstat(handle.fileno()).st_size
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise FileNotFound(f"{name!r} is not a file")
+    handle = os.fdopen(fd, "rb")
+    size = info.st_size
 
     async def chunks() -> AsyncIterator[bytes]:
         try:

@@ -1,5 +1,6 @@
 """The dashboard in a real browser: sign in, see the session rows, watch a live view receive frames."""
 
+import asyncio
 import re
 
 from playwright.async_api import async_playwright, expect
@@ -71,6 +72,7 @@ async def test_dashboard_plays_an_ended_sessions_recording(daemon_settings: Sett
         headers = {"X-API-Key": key}
         sid = (await daemon.create(headers, record=True, viewport_width=480, viewport_height=270))["session_id"]
         await daemon.client.post(f"/v1/browser/sessions/{sid}/navigate", json={"url": site + "/"}, headers=headers)
+        await asyncio.sleep(1.0)
         await daemon.client.delete(f"/v1/browser/sessions/{sid}", headers=headers)
         base = str(daemon.client.base_url).rstrip("/")
 

@@ -250,3 +250,25 @@ async def test_the_python_client_moves_files(redis_url: str, prefix: str, tmp_pa
                         assert exc.status == 409 and time.monotonic() < deadline + 15
 
         await asyncio.to_thread(use_it)
+
+
+async def test_chromiums_user_cannot_make_the_daemon_read_or_write_elsewhere(daemon: Daemon, files_url: str) -> None:
+    """The session's directory belongs to Chromium's user: a renderer that escaped could put symlinks there."""
+    me = await daemon.user()
+    sid = (await daemon.create(me))["session_id"]
+    await _navigate(daemon, sid, me, f"{files_url}/download")
+    await _evaluate(daemon, sid, me, "document.getElementById('dl').click()")
+    await _complete(daemon, sid, me)
+    live = Path(daemon.worker.slots[0].sessions[sid].download_dir or "")
+    [guid] = [p for p in live.iterdir() if p.is_file()]
+    guid.unlink()
+    guid.symlink_to("/etc/passwd")
+    answer = await daemon.client.get(f"{SESSIONS}{sid}/downloads/report.bin", headers=me)
+    assert answer.status_code == 404 and b"root:" not in answer.content
+
+    elsewhere = live.parent.parent / "elsewhere"
+    elsewhere.mkdir()
+    (live / "uploads").symlink_to(elsewhere)
+    sent = await daemon.client.post(f"{SESSIONS}{sid}/files", headers=me, files={"files": ("x.txt", b"x")})
+    assert sent.status_code == 502 and "upload directory" in sent.text
+    assert list(elsewhere.iterdir()) == []
