@@ -39,7 +39,12 @@ class FileStore:
         return cls(state_dir / "files" / name, retention)
 
     def prepare(self) -> None:
-        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        """Make the root, and any missing directory above it up to the state directory, mode 0700 (the state
+        directory is the daemon's alone: the embedded Redis keeps every secret there)."""
+        missing = [p for p in (self.root, *self.root.parents) if not p.exists()]
+        for path in reversed(missing):
+            path.mkdir(mode=0o700, exist_ok=True)
+            path.chmod(0o700)
         self.root.chmod(0o700)
 
     def entry(self, session_id: str) -> Path:

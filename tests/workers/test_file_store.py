@@ -40,6 +40,7 @@ def test_retaining_moves_the_live_directory_and_fails_what_was_still_downloading
     store = FileStore.for_worker(tmp_path / "state", "w/../1", retention=60)
     store.prepare()
     assert store.root.parent == tmp_path / "state" / "files"
+    assert (tmp_path / "state").stat().st_mode & 0o777 == 0o700  # made here: the daemon's alone
     live = tmp_path / "live"
     live.mkdir()
     (live / "g1").write_bytes(b"done")
