@@ -15,6 +15,7 @@ from playwright.async_api import async_playwright
 from browserpool_client import BrowserpoolAPIError, Client
 from orchestrator.config import Settings
 from tests.api.files_site import REPORT, files_site
+from tests.api.test_events import _read_events
 from tests.conftest import Daemon, make_settings, serve_daemon, start_daemon
 from tests.support import eventually
 from workers.file_store import tree_bytes
@@ -186,6 +187,9 @@ async def test_cdp_clients_download_and_upload_through_the_session_directory(
             f"{SESSIONS}{sid}/files", headers=me, files={"files": ("cv.txt", b"curriculum")}
         )
         path = uploaded.json()["files"][0]["path"]
+        seen: list[dict[str, Any]] = []
+        reader = asyncio.create_task(_read_events(daemon.client, me, 1, seen))
+        await asyncio.sleep(0.3)
         async with async_playwright() as p:
             # is_local: Playwright sends the path itself (DOM.setFileInputFiles), as a client on another host must.
             browser = await p.chromium.connect_over_cdp(session["cdp_url"], is_local=True)
@@ -212,6 +216,14 @@ async def test_cdp_clients_download_and_upload_through_the_session_directory(
         [listed] = await _complete(daemon, sid, me)
         assert listed["name"] == "report.bin" and listed["state"] == "complete"
         assert (await daemon.client.get(listed["url"], headers=me)).content == REPORT
+        await asyncio.wait_for(reader, timeout=10)  # the SSE stream says so too
+        assert seen[0]["event"] == "download"
+        assert {k: seen[0]["data"][k] for k in ("session_id", "name", "size_bytes", "status")} == {
+            "session_id": sid,
+            "name": "report.bin",
+            "size_bytes": len(REPORT),
+            "status": "active",
+        }
 
 
 async def test_the_python_client_moves_files(redis_url: str, prefix: str, tmp_path: Path, files_url: str) -> None:
