@@ -333,8 +333,9 @@ class LocalWorker(FileActions):
 
     def _bounds_for(self, slot: BrowserSlot) -> BrowserBounds:
         """What holds a (re)launched browser's sessions to their limits; one past a bound that ends it ends."""
-        over = lambda sid, why: self._spawn(self._end_session(slot, sid, why))  # noqa: E731
-        return BrowserBounds(slot.tag, self.limits, over, self.files)
+        return BrowserBounds(
+            slot.tag, self.limits, lambda sid, why: self._spawn(self._end_session(slot, sid, why)), self.files
+        )
 
     async def _bound(self, slot: BrowserSlot, session_id: str, held: SessionPage, spec: SessionSpec) -> None:
         """Before the session is handed out: its CDP ids (a client connects without waiting for them), its own
