@@ -284,3 +284,20 @@ async def test_chromiums_user_cannot_make_the_daemon_read_or_write_elsewhere(dae
     sent = await daemon.client.post(f"{SESSIONS}{sid}/files", headers=me, files={"files": ("x.txt", b"x")})
     assert sent.status_code == 502 and "upload directory" in sent.text
     assert list(elsewhere.iterdir()) == []
+
+
+async def test_files_outlive_a_restart_of_their_worker(
+    redis_url: str, prefix: str, tmp_path: Path, files_url: str
+) -> None:
+    settings = make_settings(redis_url, prefix, tmp_path)  # the same worker id and state directory both times
+    async with start_daemon(settings) as daemon:
+        me = await daemon.user()
+        sid = (await daemon.create(me))["session_id"]
+        await _navigate(daemon, sid, me, f"{files_url}/download")
+        await _evaluate(daemon, sid, me, "document.getElementById('dl').click()")
+        await _complete(daemon, sid, me)
+    async with start_daemon(settings) as daemon:  # the shutdown closed the session; its files were kept
+        assert (await daemon.client.get(f"{SESSIONS}{sid}", headers=me)).json()["status"] == "closed"
+        [listed] = await _downloads(daemon, sid, me)
+        assert listed["state"] == "complete"
+        assert (await daemon.client.get(f"{SESSIONS}{sid}/downloads/report.bin", headers=me)).content == REPORT
