@@ -1,6 +1,7 @@
 """A session's files through the API: downloads (REST and CDP driven), uploads, PDF, the disk quota, retention."""
 
 import asyncio
+import json
 import shutil
 import subprocess
 import time
@@ -17,7 +18,7 @@ from orchestrator.config import Settings
 from tests.api.files_site import REPORT, files_site
 from tests.api.test_events import _read_events
 from tests.conftest import Daemon, make_settings, serve_daemon, start_daemon
-from tests.support import eventually
+from tests.support import eventually, repo_root
 from workers.file_store import tree_bytes
 
 SESSIONS = "/v1/browser/sessions/"
@@ -301,3 +302,25 @@ async def test_files_outlive_a_restart_of_their_worker(
         [listed] = await _downloads(daemon, sid, me)
         assert listed["state"] == "complete"
         assert (await daemon.client.get(f"{SESSIONS}{sid}/downloads/report.bin", headers=me)).content == REPORT
+
+
+async def test_puppeteer_uploads_a_file_the_session_holds_and_no_other(
+    redis_url: str, prefix: str, tmp_path: Path, files_url: str
+) -> None:
+    script = repo_root() / "tests" / "node" / "puppeteer_upload.mjs"
+    assert (script.parent / "node_modules" / "puppeteer-core").exists(), "run make setup-dev"
+    async with serve_daemon(make_settings(redis_url, prefix, tmp_path)) as daemon:
+        me = await daemon.user()
+        session = await daemon.create(me)
+        sid = session["session_id"]
+        sent = await daemon.client.post(f"{SESSIONS}{sid}/files", headers=me, files={"files": ("id.png", b"png!")})
+        path = sent.json()["files"][0]["path"]
+        node = ("node", str(script), session["cdp_url"], f"{files_url}/upload", path)
+        process = await asyncio.create_subprocess_exec(
+            *node, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=script.parent
+        )
+        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+        assert process.returncode == 0, err.decode()
+        seen = json.loads(out)
+        assert seen["picked"] == [["id.png", 4]]
+        assert "not a file inside this session's own directory" in seen["refused"]
