@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV    := $(VENV)/.installed-dev
 
-.PHONY: setup setup-dev run test fidelity lint bench soak clean redis-server ffmpeg pdftotext
+.PHONY: setup setup-dev run test fidelity lint bench soak clean redis-server redis-sentinel ffmpeg pdftotext
 
 # What the daemon needs to run: its runtime dependencies, a Chromium, a redis-server binary and ffmpeg (recordings).
 setup: $(STAMP)
@@ -14,9 +14,11 @@ setup: $(STAMP)
 	@command -v redis-server >/dev/null || test -x /usr/bin/redis-server || $(MAKE) --no-print-directory redis-server
 	@command -v ffmpeg >/dev/null || $(MAKE) --no-print-directory ffmpeg
 
-# What tests, lint and benchmarks add: the dev extras, Puppeteer and pdftotext (the PDF tests read the text back).
+# What tests, lint and benchmarks add: the dev extras, Puppeteer, pdftotext (the PDF tests read the text back) and
+# redis-sentinel (the failover tests).
 setup-dev: setup $(DEV) tests/node/node_modules/.installed
 	@command -v pdftotext >/dev/null || $(MAKE) --no-print-directory pdftotext
+	@command -v redis-sentinel >/dev/null || test -x /usr/bin/redis-sentinel || $(MAKE) --no-print-directory redis-sentinel
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +63,16 @@ define apt_install
 		echo "no $(2) found: install it (apt-get install $(1)); until then $(3)"; \
 	fi
 endef
+
+# The failover tests run three sentinels (tests/redis_ha.py; without the package they run redis-server --sentinel).
+redis-sentinel:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing redis-sentinel (Debian package)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-sentinel >/dev/null; \
+	else \
+		echo "no redis-sentinel found: the failover tests use redis-server --sentinel"; \
+	fi
 
 run: setup
 	$(BIN)/browserpool serve

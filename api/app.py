@@ -23,13 +23,17 @@ from .routes import (
     events,
     files,
     health,
+    live_links,
     metrics,
+    profiles,
     sessions,
     webhooks,
 )
 from .schemas import ErrorBody
 
 log = logging.getLogger(__name__)
+
+PROFILE_UPLOAD_FACTOR = 4
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -65,7 +69,18 @@ def create_app(runtime: Runtime) -> FastAPI:
     quota = settings.session_disk_quota or 4 * 1024**3
     why = ", more than a session's disk quota allows (BROWSERPOOL_SESSION_DISK_QUOTA)"
     uploads = Bound(max(quota + 1024 * 1024, settings.max_body_bytes), max(settings.body_timeout, 600), why)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout, uploads=uploads)
+    # Profile uploads are JSON that compresses well: they may be this many times their stored limit.
+    profile_uploads = (
+        "/v1/profiles/",
+        max(settings.max_body_bytes, settings.profile_max_bytes * PROFILE_UPLOAD_FACTOR),
+    )
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        timeout=settings.body_timeout,
+        uploads=uploads,
+        larger=[profile_uploads],
+    )
     app.add_middleware(RequestTimer, metrics=runtime.metrics)
     install_error_handlers(app)
     app.include_router(health.router)
@@ -80,8 +95,10 @@ def create_app(runtime: Runtime) -> FastAPI:
             actions,
             files,
             cdp,
+            live_links,
             admin,
             dashboard,
+            profiles,
         ):  # events before /{id}
             app.include_router(module.router)
     if role is Role.WORKER:

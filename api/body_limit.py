@@ -6,12 +6,14 @@ When a body turns out too large or too slow while the app is reading it, the mid
 and tells the app the client has gone, so whatever the app would answer then is dropped.
 
 Uploads into a session (`POST .../files`, and the worker's internal `PUT .../files/{name}`) have a bound of
-their own, `uploads`: the session's disk quota, and more time to arrive.
+their own, `uploads`: the session's disk quota, and more time to arrive. `larger` names path prefixes whose
+bodies may be larger than the plain limit (profile uploads), each with its own size.
 """
 
 import asyncio
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,21 +36,34 @@ class Bound:
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float, uploads: Bound | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        timeout: float,
+        uploads: Bound | None = None,
+        larger: Sequence[tuple[str, int]] = (),
+    ) -> None:
         self.app = app
         self.bound = Bound(max_bytes, timeout)
         self.uploads = uploads or self.bound
+        self.larger = tuple((prefix, Bound(limit, timeout)) for prefix, limit in larger)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        bound = self.uploads if UPLOAD_PATHS.match(scope.get("path", "")) else self.bound
+        bound = self.bound_for(scope.get("path", ""))
         declared = _content_length(scope)
         if declared is not None and declared > bound.max_bytes:
             await _answer(send, 413, bound.too_large)
             return
         await self.app(scope, *_Bounded(bound, receive, send).channels())
+
+    def bound_for(self, path: str) -> Bound:
+        if UPLOAD_PATHS.match(path):
+            return self.uploads
+        return next((bound for prefix, bound in self.larger if path.startswith(prefix)), self.bound)
 
     @property
     def too_large(self) -> str:

@@ -17,7 +17,9 @@ from orchestrator.agent import WorkerAgent
 from orchestrator.config import Settings
 from orchestrator.errors import AuthenticationFailed
 from orchestrator.files import FileStats
+from orchestrator.live_links import LiveLinks
 from orchestrator.metrics import Metrics
+from orchestrator.profiles import ProfileStore
 from orchestrator.queue import CreateQueue
 from orchestrator.ratelimit import RateLimiter
 from orchestrator.registry import WorkerRegistry
@@ -93,6 +95,10 @@ def get_registry(shared: SharedDep) -> WorkerRegistry:
     return shared.registry
 
 
+def get_profiles(shared: SharedDep) -> ProfileStore:
+    return shared.profiles
+
+
 def get_sessions(control: ControlDep) -> SessionService:
     return control.sessions
 
@@ -111,13 +117,19 @@ def get_event_streams(control: ControlDep) -> StreamLeases:
     return control.event_streams
 
 
+def get_live_links(control: ControlDep) -> LiveLinks:
+    return control.live_links
+
+
 StoreDep = Annotated[SessionStore, Depends(get_store)]
 AccountsDep = Annotated[AccountStore, Depends(get_accounts)]
 RegistryDep = Annotated[WorkerRegistry, Depends(get_registry)]
 SessionsDep = Annotated[SessionService, Depends(get_sessions)]
+ProfilesDep = Annotated[ProfileStore, Depends(get_profiles)]
 QueueDep = Annotated[CreateQueue | None, Depends(get_queue)]
 WebhooksDep = Annotated[WebhookStore, Depends(get_webhooks)]
 EventStreamsDep = Annotated[StreamLeases, Depends(get_event_streams)]
+LiveLinksDep = Annotated[LiveLinks, Depends(get_live_links)]
 
 
 class Authenticator:

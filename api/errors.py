@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -19,10 +20,16 @@ from orchestrator.errors import (
     DiskQuotaExceeded,
     FileNotFound,
     InvalidInput,
+    LiveLinkNotFound,
     NavigationRefused,
+    NoProfileToSave,
     PermissionDenied,
     PoolFull,
     PoolUnavailable,
+    ProfileInUse,
+    ProfileLeaseLost,
+    ProfileNotFound,
+    ProfileTooLarge,
     QuotaExceeded,
     RecordingNotReady,
     SessionEnded,
@@ -79,13 +86,19 @@ def _map(exc: Exception) -> Answer:
         case InvalidInput():
             # The same shape as FastAPI's own 422 (HTTPValidationError), so clients parse one thing.
             return 422, {"detail": [{"loc": list(exc.loc), "msg": str(exc), "type": "value_error"}]}, {}
-        case UserExists() | RecordingNotReady():
+        case UserExists() | RecordingNotReady() | NoProfileToSave() | ProfileLeaseLost():
             return _answer(409, str(exc))
+        case ProfileInUse():
+            return _answer(409, str(exc), session_id=exc.session_id)
         case FileNotFound():
             return _answer(404, str(exc))
+        case ProfileNotFound():
+            return _answer(404, "profile not found")
         case DiskQuotaExceeded():
             return _answer(413, str(exc))
-        case UnknownUser() | ApiKeyNotFound() | WorkerNotFound() | WebhookNotFound():
+        case ProfileTooLarge():
+            return _answer(413, str(exc), size_bytes=exc.size, limit_bytes=exc.limit)
+        case UnknownUser() | ApiKeyNotFound() | WorkerNotFound() | WebhookNotFound() | LiveLinkNotFound():
             return _answer(404, str(exc))
     log.error("unmapped error %r", exc)
     return _answer(500, "internal error")
@@ -113,3 +126,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(BrowserpoolError, _browserpool_error)
     app.add_exception_handler(RedisConnectionError, _redis_down)
     app.add_exception_handler(RedisTimeoutError, _redis_down)
+    app.add_exception_handler(ReadOnlyError, _redis_down)  # a demoted primary, until the client finds the new one

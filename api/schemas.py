@@ -3,20 +3,32 @@
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from orchestrator.accounts import ApiKey
 from orchestrator.clock import to_datetime
 from orchestrator.files import DownloadInfo, UploadedFile
 from orchestrator.models import DEFAULT_VIEWPORT, SessionRecord
+from orchestrator.profile_state import NAME_PATTERN
+from orchestrator.profiles import ProfileInfo
 
 VIEWPORT_MIN, VIEWPORT_MAX = 100, 7680
 USER_AGENT_MAX = 512
 
 
+class SessionProfile(BaseModel):
+    """The profile a session starts from; with `persist`, it saves its state back into it when it ends."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=NAME_PATTERN, description="1-64 of A-Z a-z 0-9 . _ -")
+    persist: StrictBool = False
+
+
 class SessionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    profile: SessionProfile | None = None
     viewport_width: int = Field(DEFAULT_VIEWPORT[0], ge=VIEWPORT_MIN, le=VIEWPORT_MAX, strict=True)
     viewport_height: int = Field(DEFAULT_VIEWPORT[1], ge=VIEWPORT_MIN, le=VIEWPORT_MAX, strict=True)
     user_agent: str | None = Field(None, min_length=1, max_length=USER_AGENT_MAX)
@@ -63,11 +75,17 @@ class SessionDetail(BrowserSessionResponse):
     cdp_url: str | None = None
     ended_at: datetime | None = None
     end_reason: str | None = None
+    # Sessions that start from a profile: which one; a persisting one's last save into it and what became of
+    # its final save (pending, saved, failed, or not_saved when it ended in a way that cannot save).
+    profile: SessionProfile | None = None
+    profile_saved_at: datetime | None = None
+    profile_save: str | None = None
     recording_url: str | None = None  # sessions created with "record": true; the video once the session has ended
 
 
 class SessionEvent(BaseModel):
-    """One lifecycle event: created, active, closing, expiring (soon), ended (with its reason)."""
+    """One lifecycle event: created, active, closing, expiring (soon), takeover_started / takeover_ended (with
+    the viewer as reason), ended (with its reason)."""
 
     type: str
     session_id: str
@@ -82,6 +100,35 @@ class BrowserSessionListResponse(BaseModel):
     """Response schema for listing browser sessions"""
 
     sessions: list[BrowserSessionResponse]
+    total_count: int
+
+
+class ProfilePublic(BaseModel):
+    """A profile's metadata: its stored (compressed) size, what it holds, and the session persisting into it."""
+
+    name: str
+    size_bytes: int
+    cookies: int
+    origins: int
+    created_at: datetime
+    updated_at: datetime
+    in_use_by: str | None
+
+    @classmethod
+    def of(cls, info: ProfileInfo) -> "ProfilePublic":
+        return cls(
+            name=info.name,
+            size_bytes=info.size_bytes,
+            cookies=info.cookies,
+            origins=info.origins,
+            created_at=to_datetime(info.created_at_ms),
+            updated_at=to_datetime(info.updated_at_ms),
+            in_use_by=info.in_use_by,
+        )
+
+
+class ProfileListResponse(BaseModel):
+    profiles: list[ProfilePublic]
     total_count: int
 
 
@@ -188,3 +235,19 @@ class SetInputFilesRequest(BaseModel):
 
     selector: str = Field(min_length=1, max_length=4096)
     files: list[str] = Field(min_length=1, max_length=100)
+
+
+class LiveLinkCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    interactive: bool = Field(False, strict=True)  # false: view only (the server refuses its input)
+    ttl_seconds: int = Field(900, ge=1, strict=True)  # at most BROWSERPOOL_LIVE_LINK_MAX_TTL; never past the session
+
+
+class LiveLinkCreated(BaseModel):
+    """A shareable live view of one session: open `url` (or put it in an iframe); revoke it by `link_id`."""
+
+    link_id: str
+    url: str
+    interactive: bool
+    expires_at: datetime

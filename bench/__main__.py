@@ -9,7 +9,21 @@ from typing import Any
 
 from playwright.async_api import Playwright, async_playwright
 
-from . import cdp_relay, cluster, density, journey, listing, ops, reaper, recording, session_start
+from . import (
+    cdp_relay,
+    cluster,
+    density,
+    journey,
+    listing,
+    live_view,
+    ops,
+    profile_restore,
+    profiles,
+    reaper,
+    recording,
+    replicated,
+    session_start,
+)
 from .browsers import chromium_executable, daemon_flags
 from .daemon import QUIET_BACKGROUND, REPO_ROOT, DaemonProcess
 from .density import Readings
@@ -19,7 +33,20 @@ from .runner import Run, log
 from .servers import RedisServer, local_site
 from .timing import Budget
 
-SCENARIOS = ("reaper", "density", "listing", "start", "ops", "cdp", "journey", "recording", "cluster")
+SCENARIOS = (
+    "reaper",
+    "density",
+    "listing",
+    "start",
+    "profiles",
+    "ops",
+    "cdp",
+    "journey",
+    "live",
+    "recording",
+    "cluster",
+    "replicated",
+)
 QUICK_SCALE = 0.2
 API_KEY = re.compile(r"bp_[A-Za-z0-9_-]+")
 INFO_LINE = re.compile(r'^INFO:|"level": "info"|\sINFO\s')
@@ -49,12 +76,16 @@ async def with_daemon(
                 await run.step("listing", listing.run(daemon, client, budget))
             if run.wants("start"):
                 await run.step("session start", session_start.run(client, playwright, executable, budget))
+            if run.wants("profiles"):
+                await run.step("profile start", profiles.run(daemon, client, credentials, budget))
             if run.wants("ops"):
                 await run.step("session ops", ops.run(client, playwright, executable, site, budget))
             if run.wants("cdp"):
                 await run.step("cdp relay", cdp_relay.run(daemon, client, budget))
             if run.wants("journey"):
                 await run.step("journey", journey.run(daemon, client, playwright, executable, site, budget))
+            if run.wants("live"):
+                await run.step("live view", live_view.run(daemon, client, budget))
             if run.wants("recording"):
                 await run.step("recording", recording.run(daemon, client, budget))
         run.scenarios["daemon"] = {"env": daemon.env, "log_tail": log_tail(daemon.output())}
@@ -75,11 +106,15 @@ async def main_async(args: argparse.Namespace) -> int:
                 # Before any daemon runs: no other Chromium shares pages with (and so lowers the PSS of) these.
                 baseline = density.baseline(playwright, executable, site, budget)
                 density_base = await run.step("density: one browser per session", baseline)
-            if run.wants("density", "listing", "start", "ops", "cdp", "journey", "recording"):
+            if run.wants("profiles"):
+                await run.step("profile restore", profile_restore.run(playwright, executable, budget))
+            if run.wants("density", "listing", "start", "profiles", "ops", "cdp", "journey", "live", "recording"):
                 await run.step("daemon", with_daemon(run, playwright, executable, site, budget, density_base))
             if run.wants("cluster"):
                 with RedisServer() as server:
                     await run.step("api node + worker", cluster.run(server.url, executable, budget))
+            if run.wants("replicated"):
+                await run.step("replicated create", replicated.run(executable, budget))
     finally:
         await playwright.stop()
     document = run.document(machine, config(args, budget))

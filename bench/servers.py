@@ -31,9 +31,11 @@ def wait_for_port(port: int, timeout: float) -> bool:
 
 
 class RedisServer:
-    """`redis-server --bind 127.0.0.1 --port <free> --save "" --appendonly no` in a temp dir."""
+    """`redis-server --bind 127.0.0.1 --port <free> --save "" --appendonly no` in a temp dir; with `replica_of`,
+    a replica of the server on that port."""
 
-    def __init__(self) -> None:
+    def __init__(self, replica_of: int | None = None) -> None:
+        self.replica_of = replica_of
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="browserpool-bench-redis-")
         self.process: subprocess.Popen[bytes] | None = None
@@ -45,6 +47,8 @@ class RedisServer:
     def start(self) -> "RedisServer":
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         args = [binary, "--bind", LOOPBACK, "--port", str(self.port), "--save", "", "--appendonly", "no"]
+        if self.replica_of is not None:
+            args += ["--replicaof", LOOPBACK, str(self.replica_of)]
         self.process = subprocess.Popen(
             [*args, "--dir", self.dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )

@@ -14,16 +14,16 @@ from orchestrator.config import Settings
 from orchestrator.errors import InvalidInput, SessionNotFound, UnknownUser, WorkerNotFound
 from orchestrator.keys import Keys
 from orchestrator.lifecycle import EndReason, SessionStatus
+from orchestrator.redis_connect import RedisOptions, connect_redis
 from orchestrator.redis_server import EmbeddedRedis, resolve_redis_url
 from orchestrator.registry import WorkerRegistry
-from orchestrator.runtime import connect_redis
 from orchestrator.store import SessionStore
 
 
 @asynccontextmanager
 async def _redis(settings: Settings) -> AsyncIterator[tuple[Redis, Keys]]:
     url = await asyncio.to_thread(resolve_redis_url, settings.redis_url, EmbeddedRedis(settings.state_dir), False)
-    redis = connect_redis(url)
+    redis = connect_redis(url, RedisOptions.of(settings))
     try:
         yield redis, Keys(settings.redis_prefix)
     finally:

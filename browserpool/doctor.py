@@ -11,35 +11,33 @@ from workers.chromium import ChromiumNotFound, find_chromium
 from workers.isolation_report import Finding, sandbox_finding, state_dir_finding, user_finding
 from workers.slot import CHROMIUM_ARGS
 
+from .doctor_redis import configured_redis_checks
+
 MIN_SHM_MIB = 64
 
 
 Check = Finding  # a doctor line: what was checked, whether it is fine, what it found, how to fix it
 
 
-def _redis(settings: Settings) -> Check:
+def _redis(settings: Settings) -> list[Check]:
     embedded = EmbeddedRedis(settings.state_dir)
     if settings.redis_url:
-        ok = answers(settings.redis_url, timeout=1)
-        return Check(
-            "redis",
-            ok,
-            f"BROWSERPOOL_REDIS_URL={settings.redis_url} {'answers' if ok else 'does not answer'}",
-            "" if ok else "start that Redis, or fix BROWSERPOOL_REDIS_URL",
-        )
+        return configured_redis_checks(settings)
     if answers(DEFAULT_LOCAL_URL):
-        return Check("redis", True, "a Redis answers on 127.0.0.1:6379 and will be used")
+        return [Check("redis", True, "a Redis answers on 127.0.0.1:6379 and will be used")]
     if embedded.socket.exists() and answers(embedded.url):
-        return Check("redis", True, f"the embedded Redis of a running daemon answers at {embedded.socket}")
+        return [Check("redis", True, f"the embedded Redis of a running daemon answers at {embedded.socket}")]
     binary = find_redis_server()
     if binary:
-        return Check("redis", True, f"none running; `browserpool serve` will start {binary} on {embedded.socket}")
-    return Check(
-        "redis",
-        False,
-        "no Redis and no redis-server binary",
-        "apt-get install -y redis-server, or set BROWSERPOOL_REDIS_URL",
-    )
+        return [Check("redis", True, f"none running; `browserpool serve` will start {binary} on {embedded.socket}")]
+    return [
+        Check(
+            "redis",
+            False,
+            "no Redis and no redis-server binary",
+            "apt-get install -y redis-server, or set BROWSERPOOL_REDIS_URL",
+        )
+    ]
 
 
 def _chromium(settings: Settings) -> Check:
@@ -86,7 +84,7 @@ def run_checks(settings: Settings) -> list[Check]:
         sandbox_finding(settings.chromium_user, settings.chromium_sandbox),
         state_dir_finding(settings.state_dir),
     ]
-    return [_redis(settings), _chromium(settings), _ffmpeg(), flags, _shm(), space, *isolation]
+    return [*_redis(settings), _chromium(settings), _ffmpeg(), flags, _shm(), space, *isolation]
 
 
 def report(checks: list[Check]) -> tuple[str, bool]:

@@ -12,7 +12,10 @@ import uvicorn
 from fastapi import FastAPI
 
 from orchestrator.config import Settings
+from orchestrator.redis_connect import BadRedisUrl, RedisOptions, connect_redis
+from orchestrator.redis_health import RedisUnsuitable, refuse_evicting
 from orchestrator.redis_server import DEFAULT_LOCAL_URL, INSTALL_HINT, EmbeddedRedis, answers, find_redis_server
+from orchestrator.redis_watch import REDIS_AWAY
 from orchestrator.runtime import Role, Runtime
 
 from .compose import build_app
@@ -68,12 +71,32 @@ def preflight(settings: Settings, role: Role) -> str | None:
                 return "no Chromium found: run `make setup`, or apt-get install -y chromium-headless-shell"
         except ChromiumNotFound as exc:
             return str(exc)
+    if settings.redis_url:
+        return asyncio.run(_redis_problem(settings, settings.redis_url))
     embedded = EmbeddedRedis(settings.state_dir)
-    if settings.redis_url or answers(DEFAULT_LOCAL_URL) or (embedded.socket.exists() and answers(embedded.url)):
+    if answers(DEFAULT_LOCAL_URL) or (embedded.socket.exists() and answers(embedded.url)):
         return None
     if role is not Role.SERVE:
         return "no Redis: set BROWSERPOOL_REDIS_URL (api and worker nodes share one Redis)"
     return INSTALL_HINT if find_redis_server() is None else None
+
+
+async def _redis_problem(settings: Settings, url: str) -> str | None:
+    """A Redis the pool must not run on (one that evicts keys), said before anything starts. One that does not
+    answer yet is no problem here: start-up waits for it and says so."""
+    try:
+        redis = connect_redis(url, RedisOptions.of(settings))
+    except BadRedisUrl as exc:
+        return str(exc)
+    try:
+        await refuse_evicting(redis, settings.allow_evicting_redis)
+    except RedisUnsuitable as exc:
+        return str(exc)
+    except REDIS_AWAY:
+        return None
+    finally:
+        await redis.aclose()
+    return None
 
 
 def server_config(app: FastAPI, settings: Settings, **overrides: Any) -> uvicorn.Config:

@@ -1,17 +1,27 @@
 """The sync and async clients: the same calls, one over httpx.Client, one over httpx.AsyncClient."""
 
+import json
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from .files import Download, UploadedFile, UploadSource, close_parts, pdf_query, upload_parts, uploaded
-from .models import Session, checked
+from .models import LiveLink, Profile, Session, checked
 
 SESSIONS = "/v1/browser/sessions/"
+PROFILES = "/v1/profiles"
 Downloads = list[Download]  # (the clients' own `list` method shadows the builtin in their bodies)
 Uploads = list[UploadedFile]
 Names = list[str]
+
+# A profile for `create`: its name (the session starts from it, read-only), or {"name": ..., "persist": True}
+# (the session also saves its state back into it when it ends; the profile is made if new).
+ProfileChoice = str | Mapping[str, Any] | None
+# A Playwright storage state: the document, or the path of a file `context.storage_state(path=...)` wrote.
+StorageStateSource = Mapping[str, Any] | str | Path
 
 
 def _headers(api_key: str | None, token: str | None) -> dict[str, str]:
@@ -27,6 +37,7 @@ def _spec(
     viewport_height: int | None,
     user_agent: str | None,
     timeout_seconds: int | None,
+    profile: ProfileChoice = None,
     record: bool = False,
 ) -> dict[str, Any]:
     body = {
@@ -34,9 +45,22 @@ def _spec(
         "viewport_height": viewport_height,
         "user_agent": user_agent,
         "timeout_seconds": timeout_seconds,
+        "profile": {"name": profile} if isinstance(profile, str) else (dict(profile) if profile else None),
         "record": record or None,
     }
     return {k: v for k, v in body.items() if v is not None}
+
+
+def _state_body(state: StorageStateSource) -> bytes:
+    if isinstance(state, (str, Path)):
+        return Path(state).read_bytes()
+    return json.dumps(state).encode()
+
+
+def _saved(state: dict[str, Any], path: str | Path | None) -> dict[str, Any]:
+    if path is not None:
+        Path(path).write_text(json.dumps(state, indent=2))
+    return state
 
 
 class Client:
@@ -55,10 +79,32 @@ class Client:
         viewport_height: int | None = None,
         user_agent: str | None = None,
         timeout_seconds: int | None = None,
+        profile: ProfileChoice = None,
         record: bool = False,
     ) -> Session:
-        body = _spec(viewport_width, viewport_height, user_agent, timeout_seconds, record)
+        body = _spec(viewport_width, viewport_height, user_agent, timeout_seconds, profile, record)
         return Session.from_json(checked(self.http.post(SESSIONS, json=body)).json())
+
+    def save_profile(self, session_id: str) -> Session:
+        """Save a persisting session's state into its profile now (it carries on)."""
+        return Session.from_json(checked(self.http.post(f"{SESSIONS}{session_id}/profile/save")).json())
+
+    def upload_profile(self, name: str, state: StorageStateSource) -> Profile:
+        response = self.http.put(f"{PROFILES}/{name}", content=_state_body(state))
+        return Profile.from_json(checked(response).json())
+
+    def download_profile(self, name: str, path: str | Path | None = None) -> dict[str, Any]:
+        """The profile's storage state (also written to `path` if given), for new_context(storage_state=...)."""
+        return _saved(checked(self.http.get(f"{PROFILES}/{name}/state")).json(), path)
+
+    def profiles(self) -> list[Profile]:
+        return [Profile.from_json(p) for p in checked(self.http.get(PROFILES)).json()["profiles"]]
+
+    def profile(self, name: str) -> Profile:
+        return Profile.from_json(checked(self.http.get(f"{PROFILES}/{name}")).json())
+
+    def delete_profile(self, name: str) -> None:
+        checked(self.http.delete(f"{PROFILES}/{name}"))
 
     def list(self) -> list[Session]:
         return [Session.from_json(s) for s in checked(self.http.get(SESSIONS)).json()["sessions"]]
@@ -116,6 +162,15 @@ class Client:
         """The session's video (WebM), once it has ended (409 while it is still being recorded or finalised)."""
         return checked(self.http.get(f"{SESSIONS}{session_id}/recording")).content
 
+    def live_link(self, session_id: str, interactive: bool = False, ttl_seconds: int = 900) -> LiveLink:
+        """A page anyone with the URL can open (or embed in an iframe) to watch the session, and with
+        `interactive` to drive it with mouse and keyboard, for `ttl_seconds` or until the session ends."""
+        body = {"interactive": interactive, "ttl_seconds": ttl_seconds}
+        return LiveLink.from_json(checked(self.http.post(f"{SESSIONS}{session_id}/live-links", json=body)).json())
+
+    def revoke_live_link(self, session_id: str, link_id: str) -> None:
+        checked(self.http.delete(f"{SESSIONS}{session_id}/live-links/{link_id}"))
+
     def connect(self, session: Session, playwright: Any) -> Any:
         """A Playwright `Browser` on the session (pass `sync_playwright().start()` or its context value)."""
         return playwright.chromium.connect_over_cdp(session.cdp_url or self.get(session.session_id).cdp_url)
@@ -137,10 +192,32 @@ class AsyncClient:
         viewport_height: int | None = None,
         user_agent: str | None = None,
         timeout_seconds: int | None = None,
+        profile: ProfileChoice = None,
         record: bool = False,
     ) -> Session:
-        body = _spec(viewport_width, viewport_height, user_agent, timeout_seconds, record)
+        body = _spec(viewport_width, viewport_height, user_agent, timeout_seconds, profile, record)
         return Session.from_json(checked(await self.http.post(SESSIONS, json=body)).json())
+
+    async def save_profile(self, session_id: str) -> Session:
+        """Save a persisting session's state into its profile now (it carries on)."""
+        return Session.from_json(checked(await self.http.post(f"{SESSIONS}{session_id}/profile/save")).json())
+
+    async def upload_profile(self, name: str, state: StorageStateSource) -> Profile:
+        response = await self.http.put(f"{PROFILES}/{name}", content=_state_body(state))
+        return Profile.from_json(checked(response).json())
+
+    async def download_profile(self, name: str, path: str | Path | None = None) -> dict[str, Any]:
+        """The profile's storage state (also written to `path` if given), for new_context(storage_state=...)."""
+        return _saved(checked(await self.http.get(f"{PROFILES}/{name}/state")).json(), path)
+
+    async def profiles(self) -> list[Profile]:
+        return [Profile.from_json(p) for p in checked(await self.http.get(PROFILES)).json()["profiles"]]
+
+    async def profile(self, name: str) -> Profile:
+        return Profile.from_json(checked(await self.http.get(f"{PROFILES}/{name}")).json())
+
+    async def delete_profile(self, name: str) -> None:
+        checked(await self.http.delete(f"{PROFILES}/{name}"))
 
     async def list(self) -> list[Session]:
         return [Session.from_json(s) for s in checked(await self.http.get(SESSIONS)).json()["sessions"]]
@@ -195,6 +272,16 @@ class AsyncClient:
 
     async def recording(self, session_id: str) -> bytes:
         return checked(await self.http.get(f"{SESSIONS}{session_id}/recording")).content
+
+    async def live_link(self, session_id: str, interactive: bool = False, ttl_seconds: int = 900) -> LiveLink:
+        """A page anyone with the URL can open (or embed in an iframe) to watch the session, and with
+        `interactive` to drive it with mouse and keyboard, for `ttl_seconds` or until the session ends."""
+        body = {"interactive": interactive, "ttl_seconds": ttl_seconds}
+        response = await self.http.post(f"{SESSIONS}{session_id}/live-links", json=body)
+        return LiveLink.from_json(checked(response).json())
+
+    async def revoke_live_link(self, session_id: str, link_id: str) -> None:
+        checked(await self.http.delete(f"{SESSIONS}{session_id}/live-links/{link_id}"))
 
     async def connect(self, session: Session, playwright: Any) -> Any:
         """A Playwright `Browser` on the session (pass the object `async_playwright()` gives)."""

@@ -1,5 +1,6 @@
 """What the client hands back."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,13 +30,14 @@ class Session:
     cdp_url: str | None = None
     ended_at: datetime | None = None
     end_reason: str | None = None
+    profile: dict[str, Any] | None = None  # {"name", "persist"} for a session that started from a profile
+    profile_saved_at: datetime | None = None
+    profile_save: str | None = None  # persisting sessions: pending, saved, failed or not_saved
     recording_url: str | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Session":
-        def stamp(key: str) -> datetime | None:
-            value = data.get(key)
-            return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+        stamp = _stamps(data)
 
         return cls(
             session_id=data["session_id"],
@@ -49,8 +51,60 @@ class Session:
             cdp_url=data.get("cdp_url"),
             ended_at=stamp("ended_at"),
             end_reason=data.get("end_reason"),
+            profile=data.get("profile"),
+            profile_saved_at=stamp("profile_saved_at"),
+            profile_save=data.get("profile_save"),
             recording_url=data.get("recording_url"),
         )
+
+
+@dataclass(frozen=True)
+class LiveLink:
+    """A shareable live view of one session: `url` works without signing in until `expires_at` (or revoked)."""
+
+    link_id: str
+    url: str
+    interactive: bool
+    expires_at: datetime
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "LiveLink":
+        expires = datetime.fromisoformat(data["expires_at"].replace("Z", "+00:00"))
+        return cls(link_id=data["link_id"], url=data["url"], interactive=data["interactive"], expires_at=expires)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A profile's metadata: stored (compressed) size, what it holds, the session persisting into it."""
+
+    name: str
+    size_bytes: int
+    cookies: int
+    origins: int
+    created_at: datetime
+    updated_at: datetime
+    in_use_by: str | None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Profile":
+        stamp = _stamps(data)
+        return cls(
+            name=data["name"],
+            size_bytes=data["size_bytes"],
+            cookies=data["cookies"],
+            origins=data["origins"],
+            created_at=stamp("created_at"),  # type: ignore[arg-type]
+            updated_at=stamp("updated_at"),  # type: ignore[arg-type]
+            in_use_by=data.get("in_use_by"),
+        )
+
+
+def _stamps(data: dict[str, Any]) -> Callable[[str], datetime | None]:
+    def stamp(key: str) -> datetime | None:
+        value = data.get(key)
+        return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+    return stamp
 
 
 def checked(response: httpx.Response) -> httpx.Response:

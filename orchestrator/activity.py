@@ -1,9 +1,13 @@
 """Coalesces last_activity writes to about one per second per session."""
 
+import logging
 from collections.abc import Awaitable, Callable
 
 from .clock import now_ms
 from .lifecycle import SessionStatus
+from .redis_watch import REDIS_AWAY
+
+log = logging.getLogger(__name__)
 
 Touch = Callable[[str, int], Awaitable[SessionStatus | None]]
 
@@ -22,7 +26,11 @@ class ActivityRecorder:
         self._last_written[session_id] = now
         if len(self._last_written) > self._max_tracked:
             self._prune(now)
-        await self._touch(session_id, now)
+        try:
+            await self._touch(session_id, now)
+        except REDIS_AWAY as exc:
+            # Use goes on while Redis is away (a CDP client's traffic never needs it); the next write catches up.
+            log.debug("activity of session %s not recorded: %s", session_id, exc)
 
     def mark_written(self, session_id: str, at_ms: int) -> None:
         self._last_written[session_id] = at_ms

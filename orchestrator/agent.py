@@ -12,6 +12,7 @@ from . import clock
 from .activity import ActivityRecorder
 from .files import DownloadInfo
 from .lifecycle import LIVE, EndReason, SessionStatus
+from .profiles import ProfileStore
 from .registry import WorkerRegistry
 from .store import SessionStore
 from .worker import OwnedWorker, WorkerLoad
@@ -22,8 +23,16 @@ STRAY_GRACE_MS = 15_000  # a record this young may still be getting its context
 
 
 class WorkerAgent:
-    def __init__(self, worker: OwnedWorker, store: SessionStore, registry: WorkerRegistry, address: str) -> None:
+    def __init__(
+        self,
+        worker: OwnedWorker,
+        store: SessionStore,
+        registry: WorkerRegistry,
+        address: str,
+        profiles: ProfileStore | None = None,
+    ) -> None:
         self.worker = worker
+        self.profiles = profiles  # where sessions that start from a profile read it, and persisting ones save
         self.store = store
         self.registry = registry
         self.address = address
@@ -39,7 +48,7 @@ class WorkerAgent:
         recovered = await self.recover_previous_incarnation()
         if recovered:
             log.warning("marked %d session(s) of this worker's previous run as ended", recovered)
-        await self.worker.start(self.end_lost, self.load_changed, self.download_done)
+        await self.worker.start(self.end_lost, self.load_changed, self.download_done, self.profiles)
         await self.heartbeat()
 
     async def heartbeat(self) -> None:

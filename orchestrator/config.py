@@ -26,7 +26,19 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535)
     public_url: str | None = Field(None, pattern=r"^https?://")  # as clients reach us (behind a proxy or TLS)
 
-    redis_url: str | None = None
+    redis_url: str | None = None  # redis://, rediss://, unix://, redis+sentinel:// (orchestrator/redis_connect.py)
+    # --- Redis in production: TLS with a private CA, the sentinels' own credentials, durability ---
+    redis_ca_file: Path | None = None  # the CA that signed the Redis (and sentinels') TLS certificate
+    redis_cert_file: Path | None = None  # a client certificate, for a Redis that asks for one (tls-auth-clients)
+    redis_key_file: Path | None = None
+    redis_sentinel_username: str | None = None  # the sentinels' ACL user; the URL's user is the data nodes'
+    redis_sentinel_password: str | None = Field(None, repr=False)
+    # Replicas that must hold a new session before its create answers 201 (WAIT). None: 1 when the primary has
+    # a replica online, else 0; 0: never wait. Past redis_wait_timeout the create answers 503 and is undone.
+    redis_wait_replicas: int | None = Field(None, ge=0, le=16)
+    redis_wait_timeout: float = Field(1.0, gt=0, le=60)
+    # serve/api/worker refuse to start on a Redis whose maxmemory-policy evicts keys (lost session state)
+    allow_evicting_redis: bool = False
     redis_prefix: str = Field("browserpool", min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
     state_dir: Path = Field(default_factory=_default_state_dir)
 
@@ -119,6 +131,14 @@ class Settings(BaseSettings):
     webhooks_allow_loopback: bool = False
     webhook_timeout: float = Field(10.0, gt=0, le=300)  # seconds for one whole delivery (connect, send, answer)
     webhook_concurrency: int = Field(64, ge=1, le=1000)  # webhook POSTs in flight at once (each webhook's in order)
+
+    # --- live links (shareable live views) ---
+    live_link_max_ttl: int = Field(86400, ge=1)  # the longest ttl_seconds a live link may ask for
+    # Who may put a live link's page in a frame (CSP frame-ancestors sources); the dashboard itself never.
+    live_link_frame_ancestors: str = Field("*", min_length=1, pattern=r"^[^;,\r\n]+$")
+    # --- profiles: browser state kept between sessions ---
+    profile_max_bytes: int = Field(5 * 1024 * 1024, ge=1024)  # one profile's stored (compressed) size; past it: 413
+    max_profiles_per_user: int = Field(100, ge=1)  # profiles one user may keep; past it: 429
 
     @model_validator(mode="after")
     def _timeouts_agree(self) -> "Settings":

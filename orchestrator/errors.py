@@ -35,6 +35,10 @@ class PoolUnavailable(BrowserpoolError):
         self.retry_after = retry_after
 
 
+class NotReplicated(PoolUnavailable):
+    """Redis's replicas did not confirm a new session in time: it is undone rather than acknowledged."""
+
+
 class ActionFailed(BrowserpoolError):
     """The browser refused or failed an action; the session lives on."""
 
@@ -109,3 +113,41 @@ class RecordingNotReady(BrowserpoolError):
 
 class DiskQuotaExceeded(BrowserpoolError):
     """The session's files would pass BROWSERPOOL_SESSION_DISK_QUOTA (answered 413)."""
+
+
+class LiveLinkNotFound(BrowserpoolError):
+    """No such live link on this session (unknown, expired or already revoked)."""
+
+
+class ProfileNotFound(BrowserpoolError):
+    """Unknown profile name, or another user's (answered 404 alike)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"profile {name!r} not found")
+        self.name = name
+
+
+class ProfileInUse(BrowserpoolError):
+    """Another live session persists into the profile (one writer at a time; answered 409)."""
+
+    def __init__(self, name: str, session_id: str) -> None:
+        super().__init__(f"profile {name!r} is held by session {session_id}, which persists into it; close it first")
+        self.name = name
+        self.session_id = session_id
+
+
+class ProfileTooLarge(BrowserpoolError):
+    """A profile's stored state is larger than BROWSERPOOL_PROFILE_MAX_BYTES (answered 413)."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"the profile is {size} bytes compressed, over the limit of {limit} bytes")
+        self.size = size
+        self.limit = limit
+
+
+class NoProfileToSave(BrowserpoolError):
+    """A save was asked of a session that does not persist into a profile (answered 409)."""
+
+
+class ProfileLeaseLost(BrowserpoolError):
+    """A session's save came after it stopped holding its profile's lease; nothing was written (answered 409)."""

@@ -101,6 +101,11 @@ class Keys:
     def cdp_secret(self) -> str:
         return f"{self.prefix}:secret:cdp"
 
+    # live links
+    def live_link(self, link_id: str) -> str:
+        """Hash of one live link (its token's digest, session, owner, mode, deadline); expires with the link."""
+        return f"{self.prefix}:live-link:{link_id}"
+
     # webhooks
     def user_webhooks(self, user_id: str) -> str:
         return f"{self.prefix}:user:{user_id}:webhooks"
@@ -133,6 +138,27 @@ class Keys:
     def user_tokens(self, user_id: str) -> str:
         """Digests of the user's live bearer tokens (revoked together on a password change)."""
         return f"{self.prefix}:user:{user_id}:tokens"
+
+    # profiles (browser state kept between sessions)
+    def user_profiles(self, user_id: str) -> str:
+        """Sorted set of the user's profile names, scored by creation time (ms)."""
+        return f"{self.prefix}:user:{user_id}:profiles"
+
+    def profile(self, user_id: str, name: str) -> str:
+        """Hash of one profile's metadata; `:data`, `:lease` and `:new:<session>` keys follow this name."""
+        return f"{self.prefix}:user:{user_id}:profile:{name}"
+
+    def profile_data(self, user_id: str, name: str) -> str:
+        """The profile's storage state: zlib-compressed Playwright storage-state JSON."""
+        return f"{self.profile(user_id, name)}:data"
+
+    def profile_new_data(self, user_id: str, name: str, writer: str) -> str:
+        """A version being written (by a session or an upload), renamed over `:data` once complete."""
+        return f"{self.profile(user_id, name)}:new:{writer}"
+
+    def profile_lease(self, user_id: str, name: str) -> str:
+        """The id of the session that persists into the profile (its one writer), while it does."""
+        return f"{self.profile(user_id, name)}:lease"
 
     @property
     def bootstrap(self) -> str:

@@ -52,6 +52,19 @@ class _Deployment(Collector):
             draining.add_metric([worker_id], int(is_draining))
         yield from (capacity, used, draining)
         yield GaugeMetricFamily("browserpool_queue_waiting", "Creates waiting for capacity", value=self.queued)
+        yield GaugeMetricFamily(
+            "browserpool_profiles", "Profiles kept (deployment-wide)", value=self.stats.get("profiles", 0)
+        )
+        yield GaugeMetricFamily(
+            "browserpool_profile_bytes",
+            "Stored (compressed) size of every profile's current version (deployment-wide)",
+            value=self.stats.get("profile_bytes", 0),
+        )
+        yield CounterMetricFamily(
+            "browserpool_profile_save_failures",
+            "Final saves of persisting sessions that failed (the profile kept its previous version)",
+            value=self.stats.get("profile_save_failures", 0),
+        )
         if self.files is not None:
             yield from _file_metrics(*self.files)
 

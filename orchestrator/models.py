@@ -9,6 +9,15 @@ DEFAULT_VIEWPORT: tuple[int, int] = (1280, 720)
 
 
 @dataclass(frozen=True)
+class ProfileRef:
+    """The profile a session starts from and, with `persist`, saves back into (orchestrator/profiles.py)."""
+
+    user_id: str
+    name: str
+    persist: bool = False
+
+
+@dataclass(frozen=True)
 class SessionSpec:
     """What a user asked for."""
 
@@ -16,6 +25,7 @@ class SessionSpec:
     viewport_height: int
     user_agent: str | None
     timeout_seconds: int
+    profile: ProfileRef | None = None
     record: bool = False  # the worker records its pages as video (workers/recorder.py)
 
 
@@ -27,6 +37,8 @@ class SessionRequest:
     viewport_height: int
     user_agent: str | None = None
     timeout_seconds: int | None = None
+    profile: str | None = None  # a profile name of the requesting user
+    persist_profile: bool = False
     record: bool = False
 
 
@@ -46,12 +58,17 @@ class SessionRecord:
     expires_at_ms: int
     ended_at_ms: int | None = None
     end_reason: str | None = None
+    profile: str | None = None  # the profile it started from
+    profile_persist: bool = False  # whether it saves back into it (it then holds the profile's lease)
+    profile_saved_at_ms: int | None = None  # its last save into the profile (a checkpoint or its final save)
+    profile_save: str | None = None  # persisting sessions: `pending` until its final save, then `saved` or `failed`
     record: bool = False
 
     @property
     def spec(self) -> SessionSpec:
+        profile = ProfileRef(self.user_id, self.profile, self.profile_persist) if self.profile else None
         return SessionSpec(
-            self.viewport_width, self.viewport_height, self.user_agent, self.timeout_seconds, self.record
+            self.viewport_width, self.viewport_height, self.user_agent, self.timeout_seconds, profile, self.record
         )
 
     def to_hash(self) -> dict[str, str]:
@@ -72,6 +89,11 @@ class SessionRecord:
             fields["user_agent"] = self.user_agent
         if self.record:
             fields["record"] = "1"
+        if self.profile is not None:
+            fields["profile"] = self.profile
+            fields["profile_persist"] = "1" if self.profile_persist else "0"
+            if self.profile_persist:
+                fields["profile_save"] = self.profile_save or "pending"
         return fields
 
     @classmethod
@@ -93,6 +115,10 @@ class SessionRecord:
             ended_at_ms=int(ended) if ended else None,
             end_reason=raw.get("end_reason"),
             record=raw.get("record") == "1",
+            profile=raw.get("profile"),
+            profile_persist=raw.get("profile_persist") == "1",
+            profile_saved_at_ms=int(raw["profile_saved_at_ms"]) if raw.get("profile_saved_at_ms") else None,
+            profile_save=raw.get("profile_save"),
         )
 
 

@@ -42,6 +42,7 @@ class Reaper:
         batch_size: int = 500,
         max_batches: int = 20,
         warning_seconds: float = 60,
+        may_declare_lapses: Callable[[], bool] = lambda: True,
     ) -> None:
         self.redis = redis
         self.keys = keys
@@ -51,6 +52,9 @@ class Reaper:
         self.batch_size = batch_size
         self.max_batches = max_batches
         self.warning_ms = int(warning_seconds * 1000)
+        # False while this node has not reached the same Redis primary for a whole lease period: a lease that
+        # lapsed while Redis was away (an outage, a failover) says nothing about its worker.
+        self.may_declare_lapses = may_declare_lapses
 
     async def tick(self, now_ms: int | None = None) -> ReapResult:
         now = clock.now_ms() if now_ms is None else now_ms
@@ -59,7 +63,8 @@ class Reaper:
             return ReapResult(skipped=True)
         try:
             result = ReapResult(expired=await self._expire_due(now))
-            result.lapsed_workers, result.failed = await self._fail_lapsed_workers(now)
+            if self.may_declare_lapses():
+                result.lapsed_workers, result.failed = await self._fail_lapsed_workers(now)
             result.warned = await self._warn_expiring(now)
         finally:
             await lock.release()

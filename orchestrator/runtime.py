@@ -14,8 +14,6 @@ from enum import StrEnum
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
 
 from .accounts import AccountStore
 from .addresses import webhook_policy
@@ -24,11 +22,16 @@ from .cdp_tokens import CdpTokens, load_secret
 from .config import Settings
 from .directory import RemoteFactory, WorkerDirectory
 from .keys import Keys
+from .live_links import LiveLinks
 from .metrics import Metrics
+from .profiles import ProfileStore
 from .queue import CreateQueue
 from .ratelimit import RateLimiter
 from .reaper import Reaper
+from .redis_connect import RedisOptions, connect_redis
+from .redis_health import refuse_evicting
 from .redis_server import EmbeddedRedis, resolve_redis_url
+from .redis_watch import REDIS_AWAY, RedisWatch, ReplicaWait
 from .registry import WorkerRegistry
 from .sessions import CreatePolicy, SessionService
 from .store import SessionStore
@@ -57,16 +60,7 @@ class Role(StrEnum):
         return self is not Role.API
 
 
-def connect_redis(url: str) -> Redis:
-    # Two quick retries: a pooled connection that died with a restarted Redis is replaced, not reported.
-    return Redis.from_url(
-        url,
-        decode_responses=True,
-        socket_connect_timeout=2,
-        socket_timeout=5,
-        health_check_interval=15,
-        retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 2),
-    )
+__all__ = ["Role", "Runtime", "connect_redis"]  # connect_redis: where callers have always found it
 
 
 @dataclass(frozen=True)
@@ -74,12 +68,14 @@ class Shared:
     """What every role holds once it has started: the store and what reads or writes it."""
 
     redis: Redis
+    watch: RedisWatch
     store: SessionStore
     accounts: AccountStore
     rate_limiter: RateLimiter
     registry: WorkerRegistry
     directory: WorkerDirectory
     internal_secret: str
+    profiles: ProfileStore
 
 
 @dataclass(frozen=True)
@@ -91,6 +87,7 @@ class ControlPlane:
     webhook_dispatcher: WebhookDispatcher
     reaper: Reaper
     event_streams: StreamLeases
+    live_links: LiveLinks
 
 
 class NotStarted(RuntimeError):
@@ -117,6 +114,7 @@ class Runtime:
         self._started = False
         self._shared: Shared | None = None
         self._redis: Redis | None = None  # from the start of start-up, so a failed start-up still closes it
+        self._profiles: ProfileStore | None = None  # holds a second connection pool (profile versions are bytes)
         self.control: ControlPlane | None = None  # roles with an API, once started
         self.agent: WorkerAgent | None = None  # roles with browsers, once started
         self.request_exit: Callable[[], None] = lambda: None  # set by whoever runs the server
@@ -134,25 +132,32 @@ class Runtime:
         self._embedded = EmbeddedRedis(settings.state_dir)
         start_embedded = self.role is Role.SERVE  # api and worker nodes join a Redis; they never own one
         url = await asyncio.to_thread(resolve_redis_url, settings.redis_url, self._embedded, start_embedded)
-        redis = connect_redis(url)
+        redis = connect_redis(url, RedisOptions.of(settings))
         self._redis = redis
         await redis.ping()
+        await refuse_evicting(redis, settings.allow_evicting_redis)
+        watch = RedisWatch(redis)
+        await watch.probe()
         store = SessionStore(redis, self.keys, settings.retention)
         registry = WorkerRegistry(redis, self.keys, settings.worker_lease_ttl)
         internal_secret = await self._shared_secret(redis, self.keys.internal_secret)
+        profiles = ProfileStore(redis, self.keys, settings.profile_max_bytes, settings.max_profiles_per_user)
+        self._profiles = profiles
         if self._worker_factory is not None and self.role.has_browsers:
             # Only a worker role is reachable by other nodes; `serve` keeps its browsers to itself.
             address = settings.advertised_url if self.role is Role.WORKER else ""
-            self.agent = WorkerAgent(self._worker_factory(settings), store, registry, address)
+            self.agent = WorkerAgent(self._worker_factory(settings), store, registry, address, profiles)
         remote = self._remote_factory(internal_secret, settings) if self._remote_factory else None
         self._shared = Shared(
             redis=redis,
+            watch=watch,
             store=store,
             accounts=AccountStore.from_settings(redis, self.keys, settings),
             rate_limiter=RateLimiter(redis, self.keys, settings.rate_limit),
             registry=registry,
             directory=WorkerDirectory(registry, self.agent.worker if self.agent else None, remote),
             internal_secret=internal_secret,
+            profiles=profiles,
         )
         if self.role.has_api:
             self.control = await self._control_plane(self._shared)
@@ -171,6 +176,8 @@ class Runtime:
             CreateQueue(shared.redis, self.keys, settings.queue_max),
             CdpTokens(await load_secret(shared.redis, self.keys)),
             CreatePolicy.of(settings),
+            ReplicaWait(shared.watch, settings.redis_wait_replicas, settings.redis_wait_timeout),
+            shared.profiles,
         )
         webhooks = WebhookStore(shared.redis, self.keys, webhook_policy(settings))
         return ControlPlane(
@@ -186,8 +193,10 @@ class Runtime:
                 shared.registry,
                 sessions.after_ended,
                 warning_seconds=settings.expiry_warning,
+                may_declare_lapses=lambda: shared.watch.steady_for() >= settings.worker_lease_ttl,
             ),
             event_streams=StreamLeases(shared.redis, self.keys, settings.max_event_streams_per_user),
+            live_links=LiveLinks(shared.redis, self.keys, shared.store.events),
         )
 
     async def shutdown(self) -> None:
@@ -233,14 +242,28 @@ class Runtime:
     async def heartbeat(self) -> None:
         if self.agent is None:
             return
-        await self.agent.heartbeat()
+        try:
+            await self.agent.heartbeat()
+        except REDIS_AWAY as exc:
+            self.shared.watch.broken(exc)
+            raise
         if self.agent.drain_requested.is_set() and self._drain_task is None:
             self.begin_drain()
+
+    async def watch_redis(self) -> None:
+        """Probe Redis; once it is back after an outage or a failover, heart-beat at once (a worker re-asserts
+        its lease and reconciles its contexts with the records the new primary holds)."""
+        if await self.shared.watch.probe() and self.agent is not None:
+            await self.heartbeat()
 
     async def reap(self) -> None:
         assert self.control is not None
         with self.metrics.reaper_tick.time():
-            result = await self.control.reaper.tick()
+            try:
+                result = await self.control.reaper.tick()
+            except REDIS_AWAY as exc:
+                self.shared.watch.broken(exc)
+                raise
         self.metrics.reaped.labels("expired").inc(len(result.expired))
         self.metrics.reaped.labels("failed").inc(len(result.failed))
 
@@ -278,6 +301,8 @@ class Runtime:
     def _schedule(self) -> AsyncIOScheduler:
         scheduler = AsyncIOScheduler()
         common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+        probe_every = min(1.0, self.settings.heartbeat_interval)
+        scheduler.add_job(self.watch_redis, "interval", seconds=probe_every, id="redis-watch", **common)
         if self.control is not None:
             scheduler.add_job(self.reap, "interval", seconds=self.settings.reap_interval, id="reaper", **common)
             scheduler.add_job(
@@ -294,6 +319,9 @@ class Runtime:
         return scheduler
 
     async def _close_connections(self) -> None:
+        profiles, self._profiles = self._profiles, None
+        if profiles is not None:
+            await profiles.close()
         redis, self._redis = self._redis, None
         if redis is not None:
             await redis.aclose()

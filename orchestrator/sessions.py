@@ -16,8 +16,11 @@ from .errors import (
     ClientGaveUp,
     FileNotFound,
     InvalidInput,
+    NoProfileToSave,
+    NotReplicated,
     PoolFull,
     PoolUnavailable,
+    ProfileNotFound,
     RecordingNotReady,
     SessionEnded,
     SessionNotFound,
@@ -25,10 +28,12 @@ from .errors import (
 )
 from .files import DownloadInfo, FileStream, PdfOptions, UploadedFile
 from .lifecycle import EndReason, SessionStatus
-from .models import SessionRecord, SessionRequest, SessionSpec
+from .models import ProfileRef, SessionRecord, SessionRequest, SessionSpec
+from .profiles import ProfileStore
 from .queue import CreateQueue, wait_for_turn
+from .redis_watch import ReplicaWait
 from .store import SessionStore, Transition
-from .worker import BrowserWorker, CdpClient, NavigationResult, Upload
+from .worker import BrowserWorker, CdpClient, CdpMode, NavigationResult, Upload
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +65,15 @@ class CreatePolicy:
             max_sessions_per_user=settings.max_sessions_per_user,
         )
 
-    def spec_for(self, request: SessionRequest) -> SessionSpec:
+    def spec_for(self, request: SessionRequest, user_id: str = "") -> SessionSpec:
         """The spec a request stands for, with the default timeout filled in; InvalidInput past the maximum."""
         timeout = self.default_timeout if request.timeout_seconds is None else request.timeout_seconds
         if timeout > self.max_timeout:
             raise InvalidInput(f"timeout_seconds must be at most {self.max_timeout}")
-        return SessionSpec(request.viewport_width, request.viewport_height, request.user_agent, timeout, request.record)
+        profile = ProfileRef(user_id, request.profile, request.persist_profile) if request.profile else None
+        return SessionSpec(
+            request.viewport_width, request.viewport_height, request.user_agent, timeout, profile, request.record
+        )
 
 
 class SessionService:
@@ -76,8 +84,12 @@ class SessionService:
         queue: CreateQueue,
         cdp_tokens: CdpTokens,
         policy: CreatePolicy,
+        replica_wait: ReplicaWait | None = None,
+        profiles: ProfileStore | None = None,
     ) -> None:
         self.store = store
+        self.replica_wait = replica_wait or ReplicaWait(None, 0, 1.0)
+        self.profiles = profiles
         self.directory = directory
         self.queue = queue
         self.cdp_tokens = cdp_tokens
@@ -101,9 +113,14 @@ class SessionService:
     async def create(self, user_id: str, request: SessionRequest, gave_up: GaveUp = _never) -> SessionRecord:
         """Open a session on the best worker, waiting in the queue for capacity if so configured.
 
-        Returns once its context is open and the record reads `active`.
+        Returns once its context is open (with its profile's state in it, if it starts from one) and the
+        record reads `active`. A read-only profile must exist; a persisting one is made if new, and taken
+        for this session alone (ProfileInUse while another session persists into it).
         """
-        spec = self.policy.spec_for(request)
+        spec = self.policy.spec_for(request, user_id)
+        if spec.profile is not None and not spec.profile.persist:
+            if self.profiles is None or not await self.profiles.exists(user_id, spec.profile.name):
+                raise ProfileNotFound(spec.profile.name)
         placed = None
         if self.policy.queue_timeout <= 0 or not await self.queue.waiting():
             placed = await self._place(user_id, spec)
@@ -143,7 +160,22 @@ class SessionService:
             return  # someone else ended it first (the reaper, a crash): they close the context
         await move(SessionStatus.CLOSED)  # None only if the worker's reconcile finished the close meanwhile
         self.activity.forget(session_id)
-        self._in_background(self._close_context(record.worker_id, session_id, "session closed (deleted)"))
+        closing = self._close_context(record.worker_id, session_id, "session closed (deleted)")
+        if record.profile_persist:
+            # Its final save is part of the close: once this returns, the profile holds it and is free again.
+            await closing
+        else:
+            self._in_background(closing)
+
+    async def save_profile(self, user_id: str, session_id: str) -> SessionRecord:
+        """Save an active persisting session's state into its profile now; the session carries on."""
+        record = await self.get(user_id, session_id)
+        if not record.profile_persist:
+            raise NoProfileToSave(f"session {session_id} does not persist into a profile")
+        worker = await self._drivable(record)
+        await worker.save_profile(session_id)
+        await self.activity.record(session_id)
+        return await self.get(user_id, session_id)
 
     async def _close_context(self, worker_id: str, session_id: str, why: str) -> None:
         try:
@@ -213,14 +245,22 @@ class SessionService:
 
     async def cdp_session(self, session_id: str, user_id: str | None, token: str | None) -> BrowserWorker:
         """The worker to relay a CDP connection to: the owner's session, or the one the token opens."""
+        return (await self.cdp_target(session_id, user_id, token))[1]
+
+    async def cdp_target(
+        self, session_id: str, user_id: str | None, token: str | None
+    ) -> tuple[SessionRecord, BrowserWorker]:
+        """The session a CDP connection opens (its owner's, or the one the token opens) and its worker."""
         record = await self.store.get(session_id)
         owner = record is not None and user_id is not None and record.user_id == user_id
         if record is None or not (owner or (token is not None and self.cdp_tokens.verify(session_id, token))):
             raise SessionNotFound(session_id)
-        return await self._drivable(record)
+        return record, await self._drivable(record)
 
-    async def relay_cdp(self, worker: BrowserWorker, session_id: str, client: CdpClient) -> None:
-        await worker.relay_cdp(session_id, client, lambda: self.activity.record(session_id))
+    async def relay_cdp(
+        self, worker: BrowserWorker, session_id: str, client: CdpClient, mode: CdpMode = CdpMode.FULL
+    ) -> None:
+        await worker.relay_cdp(session_id, client, lambda: self.activity.record(session_id), mode)
 
     # --- ends that come from the reaper ------------------------------------------------------
 
@@ -248,10 +288,11 @@ class SessionService:
         for worker in await self.directory.candidates():
             record = self._new_record(user_id, worker.worker_id, spec)
             await self.store.create(record, self.policy.max_sessions_per_user)
+            await self._claim_profile(record, spec)
             try:
                 await worker.open_session(record.session_id, spec)
             except (PoolFull, PoolUnavailable):
-                await self.store.discard(record)  # it never started: leave no trace
+                await self._discard(record, spec)  # it never started: leave no trace
                 continue
             except asyncio.CancelledError:
                 self._in_background(self._abandon(record, worker, EndReason.START_FAILED))
@@ -261,6 +302,24 @@ class SessionService:
                 raise
             return record, worker
         return None
+
+    async def _claim_profile(self, record: SessionRecord, spec: SessionSpec) -> None:
+        """A persisting session becomes its profile's one writer once its record exists, before its context opens."""
+        if spec.profile is None or not spec.profile.persist:
+            return
+        if self.profiles is None:
+            await self.store.discard(record)
+            raise InvalidInput("this node keeps no profiles", loc=("body", "profile"))
+        try:
+            await self.profiles.claim(spec.profile, record.session_id)
+        except BaseException:
+            await self.store.discard(record)
+            raise
+
+    async def _discard(self, record: SessionRecord, spec: SessionSpec) -> None:
+        await self.store.discard(record)
+        if spec.profile is not None and spec.profile.persist and self.profiles is not None:
+            await self.profiles.release(spec.profile, record.session_id)
 
     async def _wait_and_place(
         self, user_id: str, spec: SessionSpec, gave_up: GaveUp
@@ -277,13 +336,16 @@ class SessionService:
         return None
 
     async def _activate(self, record: SessionRecord, worker: BrowserWorker) -> SessionRecord:
+        replicas = self.replica_wait.replicas()
         try:
-            moved = await self.store.transition(
+            moved, acked = await self.store.transition_replicated(
                 record.session_id,
                 SessionStatus.ACTIVE,
                 clock.now_ms(),
                 user_id=record.user_id,
                 worker_id=record.worker_id,
+                replicas=replicas,
+                timeout_ms=self.replica_wait.timeout_ms,
             )
         except BaseException:
             # The store failed us after the context opened: a context nobody can reach must not linger.
@@ -294,11 +356,16 @@ class SessionService:
             await worker.close_session(record.session_id, "session ended while starting")
             current = await self.store.get(record.session_id)
             raise SessionEnded(current.status if current else SessionStatus.FAILED.value)
+        if acked < replicas:
+            # A 201 promises the session outlives a failover; without the replicas' word, undo it instead.
+            await self._abandon(record, worker, EndReason.START_FAILED)
+            raise NotReplicated(f"Redis replicas confirmed the session {acked} of {replicas} time(s); retry shortly")
         self.activity.mark_written(record.session_id, record.created_at_ms)
         return replace(record, status=SessionStatus.ACTIVE)
 
     def _new_record(self, user_id: str, worker_id: str, spec: SessionSpec) -> SessionRecord:
         now = clock.now_ms()
+        profile = spec.profile
         return SessionRecord(
             session_id=uuid.uuid4().hex,
             user_id=user_id,
@@ -312,6 +379,8 @@ class SessionService:
             created_at_ms=now,
             last_activity_ms=now,
             expires_at_ms=now + spec.timeout_seconds * 1000,
+            profile=profile.name if profile else None,
+            profile_persist=bool(profile and profile.persist),
             record=spec.record,
         )
 

@@ -153,6 +153,30 @@ class SessionStore:
             _log_lifecycle(target.value, session_id, user_id, worker_id, target.value, moved.reason)
         return moved
 
+    async def transition_replicated(
+        self,
+        session_id: str,
+        target: SessionStatus,
+        now_ms: int,
+        *,
+        user_id: str,
+        worker_id: str,
+        replicas: int,
+        timeout_ms: int,
+    ) -> tuple[Transition | None, int]:
+        """`transition`, then (with `replicas`) WAIT on the same connection until that many replicas hold it and
+        every write before it, for at most `timeout_ms`. Returns the move and how many replicas hold it."""
+        if replicas <= 0:
+            return await self.transition(session_id, target, now_ms, user_id=user_id, worker_id=worker_id), 0
+        async with self.redis.pipeline(transaction=False) as pipe:
+            await self._transition_call(session_id, user_id, worker_id, target, now_ms, None, False, pipe=pipe)
+            pipe.wait(replicas, timeout_ms)
+            result, acked = await pipe.execute()
+        moved = self._as_transition(session_id, worker_id, target, result)
+        if moved is not None:
+            _log_lifecycle(target.value, session_id, user_id, worker_id, target.value, moved.reason)
+        return moved, int(acked)
+
     async def transition_many(
         self,
         session_ids: Sequence[str],

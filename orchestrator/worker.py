@@ -8,11 +8,15 @@ browsers can do.
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .files import DownloadInfo, FileStats, FileStream, PdfOptions, UploadedFile
 from .lifecycle import EndReason
 from .models import SessionSpec
+
+if TYPE_CHECKING:
+    from .profiles import ProfileStore
 
 # Called by a worker when sessions die under it (browser crash): (session ids, end reason).
 SessionsLost = Callable[[Sequence[str], EndReason], Awaitable[None]]
@@ -20,6 +24,15 @@ Activity = Callable[[], Awaitable[None]]
 LoadChanged = Callable[["WorkerLoad"], Awaitable[None]]
 DownloadDone = Callable[[str, DownloadInfo], Awaitable[None]]  # (session id, the download that completed)
 Upload = tuple[str, AsyncIterator[bytes]]  # (the name a client gave the file, its bytes)
+
+
+class CdpMode(StrEnum):
+    """How much a CDP connection may do: the session's own clients everything its policy allows; a live viewer
+    only what watching (and, interactive, taking over with mouse and keyboard) needs (workers/cdp_viewer.py)."""
+
+    FULL = "full"
+    INTERACTIVE = "interactive"
+    VIEW = "view"
 
 
 class ClientGone(Exception):
@@ -71,8 +84,14 @@ class BrowserWorker(Protocol):
 
     async def content(self, session_id: str) -> str: ...
 
-    async def relay_cdp(self, session_id: str, client: CdpClient, on_activity: Activity) -> None:
-        """Relay the client's CDP traffic to the session's browser context until either side closes."""
+    async def relay_cdp(
+        self, session_id: str, client: CdpClient, on_activity: Activity, mode: CdpMode = CdpMode.FULL
+    ) -> None:
+        """Relay the client's CDP traffic to the session's browser context until either side closes; `mode`
+        narrows what the client may send (a live viewer's connection)."""
+
+    async def save_profile(self, session_id: str) -> None:
+        """Save the session's state into its profile now (a checkpoint); NoProfileToSave if it persists none."""
 
     # --- files: also after the session ended, for the file retention ---
 
@@ -99,6 +118,7 @@ class OwnedWorker(BrowserWorker, Protocol):
         on_sessions_lost: SessionsLost,
         on_load_changed: LoadChanged | None = None,
         on_download: DownloadDone | None = None,
+        profiles: "ProfileStore | None" = None,
     ) -> None: ...
 
     def file_stats(self) -> FileStats: ...

@@ -11,11 +11,13 @@ realpath lookup of file paths a client names (workers/cdp_files.py).
 from collections.abc import Callable
 
 from orchestrator.urls import scheme_refused
+from orchestrator.worker import CdpMode
 
 from .cdp_contexts import MAX_EXTRA_CONTEXTS, ContextCreations
 from .cdp_files import path_outside
 from .cdp_policy import Action, Channel, Check, refusal, rule_for
 from .cdp_verdicts import Caller, Command, Event, Json, chain
+from .cdp_viewer import viewer_refusal
 
 __all__ = ["MAX_EXTRA_CONTEXTS", "CdpScope", "Command", "Event", "Json"]
 
@@ -39,8 +41,10 @@ class CdpScope:
         extra_contexts: set[str] | None = None,
         on_context_created: Callable[[str], None] | None = None,
         page_refusal: Callable[[], str | None] | None = None,
+        mode: CdpMode = CdpMode.FULL,
     ) -> None:
         self.primary_context = context_id
+        self.mode = mode  # a live viewer's connection may send only what its mode allows (workers/cdp_viewer.py)
         self.files_dir = files_dir  # the session's own directory: downloads land here, uploads come from here
         self.extra_contexts = extra_contexts if extra_contexts is not None else set()
         self._on_context_created = on_context_created
@@ -68,6 +72,8 @@ class CdpScope:
                 "yours). Attach first: Target.attachToTarget {flatten: true} or Target.setAutoAttach"
             )
             return Command(error=refusal(method, why))
+        if self.mode is not CdpMode.FULL and (narrower := viewer_refusal(self.mode, method)) is not None:
+            return Command(error=narrower)
         rule = rule_for(method, channel)
         if rule.action is Action.PASS:  # the common case: decided without building anything
             return Command(params=params)

@@ -23,7 +23,16 @@ from orchestrator.errors import (
 )
 from orchestrator.lifecycle import EndReason
 from orchestrator.models import SessionSpec
-from orchestrator.worker import CdpClient, DownloadDone, LoadChanged, NavigationResult, SessionsLost, WorkerLoad
+from orchestrator.profiles import ProfileStore
+from orchestrator.worker import (
+    CdpClient,
+    CdpMode,
+    DownloadDone,
+    LoadChanged,
+    NavigationResult,
+    SessionsLost,
+    WorkerLoad,
+)
 
 from .cdp_limits import CdpLimits
 from .cdp_relay import CdpRelay, close_client
@@ -39,6 +48,7 @@ from .local_files import FileActions
 from .navigation_watch import NavigationWatch
 from .placement import least_loaded
 from .process_guard import driver_environment, make_undumpable
+from .profiles import ProfileKeeper
 from .ready_shapes import ReadyShapes
 from .sandbox import SandboxMode
 from .session_bounds import BrowserBounds, SessionLimits
@@ -87,6 +97,7 @@ class LocalWorker(FileActions):
         self._stopping = False
         self._draining = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self.profiles = ProfileKeeper(None, action_timeout)  # given its store at start
 
     @property
     def worker_id(self) -> str:
@@ -104,9 +115,11 @@ class LocalWorker(FileActions):
         on_sessions_lost: SessionsLost,
         on_load_changed: LoadChanged | None = None,
         on_download: DownloadDone | None = None,
+        profiles: ProfileStore | None = None,
     ) -> None:
         self._on_lost = on_sessions_lost
         self._on_load = on_load_changed
+        self.profiles.store = profiles
         make_undumpable()  # before anything of Chromium's runs: its user may be ours (containers)
         self._plan = plan = await asyncio.to_thread(self._prepare)
         try:
@@ -174,6 +187,7 @@ class LocalWorker(FileActions):
         return slot
 
     async def open_session(self, session_id: str, spec: SessionSpec) -> None:
+        state = await self.profiles.load(spec.profile) if spec.profile is not None else None
         slot = self._reserve(session_id)
         try:
             shape = (spec.viewport_width, spec.viewport_height, spec.user_agent)
@@ -184,17 +198,31 @@ class LocalWorker(FileActions):
         finally:
             slot.release(session_id)
         held.page.on("crash", lambda _: self._spawn(self._page_crashed(slot, session_id)))
-        await self._bound(slot, session_id, held, spec)
+        held.profile = spec.profile
+        if state is not None:
+            await self._restore(slot, session_id, held, state)
+        await self._bound(slot, session_id, held, spec)  # after the restore: a recording starts on the session's page
         await self._load_changed()
         self._warm_up()
 
     async def close_session(self, session_id: str, reason: str = "session ended") -> None:
+        """Close it; a session that persists into a profile saves first, once its CDP clients have let go."""
         for slot in self.slots:
             if session_id in slot.sessions:
-                await slot.close(session_id, timeout=self.action_timeout, reason=reason)
+                await slot.close(session_id, timeout=self.action_timeout, reason=reason, before_close=self._final_save)
                 await self._load_changed()
 
-    async def relay_cdp(self, session_id: str, client: CdpClient, on_activity: Callable[[], Awaitable[None]]) -> None:
+    async def save_profile(self, session_id: str) -> None:
+        held = self._held(session_id)
+        await self.profiles.checkpoint(held.profile, session_id, held.context)
+
+    async def relay_cdp(
+        self,
+        session_id: str,
+        client: CdpClient,
+        on_activity: Callable[[], Awaitable[None]],
+        mode: CdpMode = CdpMode.FULL,
+    ) -> None:
         """Relay until either side closes. The session may end during any await of the set-up (a DELETE
         racing the connect): `held.ended` is checked after each, and the relay registers itself with no
         await after the last check, so BrowserSlot.close either ends it or ran before and is seen here."""
@@ -216,18 +244,19 @@ class LocalWorker(FileActions):
         assert held.download_dir is not None  # made when the session opened (_bound)
         bounds = slot.bounds
         pages = (lambda: bounds.page_refusal(session_id)) if bounds is not None else None
-        scope = CdpScope(context_id, held.download_dir, held.extra_contexts, page_refusal=pages)
+        scope = CdpScope(context_id, held.download_dir, held.extra_contexts, page_refusal=pages, mode=mode)
         relay = CdpRelay(client, endpoint, scope, on_activity, self.cdp_limits)
-        if not held.relays:
-            # While a client drives the session, its dialogs are the client's to answer: with no listener of
-            # its own, the worker's Playwright would dismiss them first.
+        # While a client drives the session, its dialogs are the client's to answer: with no listener of its own,
+        # the worker's Playwright would dismiss them first. A live viewer cannot answer one, so it does not count.
+        drives = mode is CdpMode.FULL
+        if drives and not _drivers(held):
             held.context.on("dialog", _leave_to_the_client)
         held.relays.add(relay)
         try:
             await relay.run()
         finally:
             held.relays.discard(relay)
-            if not held.relays:
+            if drives and not _drivers(held):
                 held.context.remove_listener("dialog", _leave_to_the_client)
 
     # --- actions -----------------------------------------------------------------------------
@@ -355,6 +384,18 @@ class LocalWorker(FileActions):
             await slot.close(session_id, timeout=5, reason="session could not be opened")
             raise ActionFailed(f"could not open a browser context: {_first_line(exc)}") from exc
 
+    async def _restore(self, slot: BrowserSlot, session_id: str, held: SessionPage, state: dict[str, Any]) -> None:
+        """Put the profile's state into the context before the session is handed out; else do not open it."""
+        try:
+            await self.profiles.restore(held.context, state)
+        except BaseException:
+            await slot.close(session_id, timeout=5, reason="session could not be opened")
+            raise
+
+    async def _final_save(self, session_id: str, held: SessionPage) -> None:
+        if held.profile is not None and held.profile.persist:
+            await self.profiles.final_save(held.profile, session_id, held.context)
+
     def _browser_gone(self, slot: BrowserSlot) -> None:
         if self._stopping or slot.browser is None:
             return
@@ -420,6 +461,11 @@ class LocalWorker(FileActions):
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("background task failed", exc_info=task.exception())
+
+
+def _drivers(held: SessionPage) -> list[CdpRelay]:
+    """The session's CDP connections that may answer dialogs (its own clients, not live viewers)."""
+    return [relay for relay in held.relays if relay.scope.mode is CdpMode.FULL]
 
 
 def _leave_to_the_client(dialog: Dialog) -> None:

@@ -4,12 +4,14 @@ import asyncio
 import contextlib
 import logging
 import shutil
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from playwright.async_api import Browser, BrowserContext, CDPSession, Page, Playwright
 from playwright.async_api import Error as PlaywrightError
+
+from orchestrator.models import ProfileRef
 
 from .cdp_relay import CdpRelay
 from .chromium_home import ChromiumHome
@@ -52,6 +54,7 @@ class SessionPage:
     relays: set[CdpRelay] = field(default_factory=set)
     download_dir: str | None = None  # its own directory: all its downloads land there (never a path of theirs)
     ended: str | None = None  # why it ended: set first thing by BrowserSlot.close; a relay being set up checks it
+    profile: ProfileRef | None = None  # the profile it started from (and, if it persists, saves into at its end)
 
 
 class LostBrowser(NamedTuple):
@@ -179,7 +182,14 @@ class BrowserSlot:
             raise
         return SessionPage(context, page)
 
-    async def close(self, session_id: str, timeout: float, reason: str = "session ended") -> None:
+    async def close(
+        self,
+        session_id: str,
+        timeout: float,
+        reason: str = "session ended",
+        before_close: Callable[[str, SessionPage], Awaitable[None]] | None = None,
+    ) -> None:
+        """Close the session's relays, then (after `before_close`, once they have let go) its contexts."""
         held = self.sessions.pop(session_id, None)
         if held is None:
             return
@@ -193,6 +203,8 @@ class BrowserSlot:
         await _quietly(asyncio.wait_for(asyncio.gather(*(r.wait_stopped() for r in relays)), RELAYS_STOP_TIMEOUT))
         if self.files is not None:
             await self.files.ending(session_id)  # its recording ends with it, before its pages go
+        if before_close is not None:
+            await before_close(session_id, held)  # the profile's final save, its context still open
         for context_id in list(held.extra_contexts):
             await _quietly(self.browser_cdp_send("Target.disposeBrowserContext", {"browserContextId": context_id}))
         await _quietly(asyncio.wait_for(held.context.close(), timeout))

@@ -16,7 +16,7 @@ from orchestrator.directory import RemoteFactory
 from orchestrator.files import DownloadInfo, FileStream, PdfOptions, UploadedFile
 from orchestrator.models import SessionSpec
 from orchestrator.registry import WorkerInfo
-from orchestrator.worker import Activity, CdpClient, ClientGone, NavigationResult, Upload
+from orchestrator.worker import Activity, CdpClient, CdpMode, ClientGone, NavigationResult, Upload
 
 from .wire import FILE_NAME_HEADER, PREFIX, SECRET_HEADER, OpenSession, raise_again
 
@@ -39,6 +39,9 @@ class RemoteWorker:
 
     async def close_session(self, session_id: str, reason: str = "session ended") -> None:
         await self._call("DELETE", f"/{session_id}", params={"reason": reason})
+
+    async def save_profile(self, session_id: str) -> None:
+        await self._call("POST", f"/{session_id}/profile/save")
 
     async def navigate(self, session_id: str, url: str) -> NavigationResult:
         data = (await self._call("POST", f"/{session_id}/navigate", json={"url": url})).json()
@@ -96,9 +99,11 @@ class RemoteWorker:
         }
         return (await self._call("GET", f"/{session_id}/pdf", params=query)).content
 
-    async def relay_cdp(self, session_id: str, client: CdpClient, on_activity: Activity) -> None:
-        """Pipe the client's frames to the worker's relay, which scopes them and records activity."""
-        url = self.address.replace("http", "ws", 1) + f"{PREFIX}/{session_id}/cdp"
+    async def relay_cdp(
+        self, session_id: str, client: CdpClient, on_activity: Activity, mode: CdpMode = CdpMode.FULL
+    ) -> None:
+        """Pipe the client's frames to the worker's relay, which scopes them (to `mode`) and records activity."""
+        url = self.address.replace("http", "ws", 1) + f"{PREFIX}/{session_id}/cdp?mode={mode.value}"
         try:
             upstream = await connect(url, additional_headers={SECRET_HEADER: self._secret}, max_size=None)
         except (OSError, InvalidHandshake) as exc:

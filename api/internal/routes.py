@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 from orchestrator.agent import WorkerAgent
 from orchestrator.errors import AuthenticationFailed, BrowserpoolError
 from orchestrator.files import FileStream, PaperFormat, PdfOptions
+from orchestrator.worker import CdpMode
 
 from ..deps import AgentDep, SharedDep
 from ..schemas import EvaluateRequest, EvaluateResponse, NavigateRequest, NavigateResponse, SetInputFilesRequest
@@ -47,6 +48,12 @@ async def open_session(session_id: str, body: OpenSession, agent: CallerDep) -> 
 @router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def close_session(session_id: str, agent: CallerDep, reason: str = "session ended") -> Response:
     await agent.worker.close_session(session_id, reason)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{session_id}/profile/save", status_code=status.HTTP_204_NO_CONTENT)
+async def save_profile(session_id: str, agent: CallerDep) -> Response:
+    await agent.worker.save_profile(session_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -122,7 +129,9 @@ async def cdp(
     session_id: str,
     held: Annotated[bool, Depends(_holds_secret)],
     agent: AgentDep,
+    mode: CdpMode = CdpMode.FULL,
 ) -> None:
+    """The API node has authorised the client, and says which mode it may use (a live viewer's is narrower)."""
     if not held:
         await refuse(websocket, 401, "worker-internal call without the shared secret")
         return
@@ -131,6 +140,8 @@ async def cdp(
         return
     await websocket.accept()
     try:
-        await agent.worker.relay_cdp(session_id, ClientSocket(websocket), lambda: agent.activity.record(session_id))
+        await agent.worker.relay_cdp(
+            session_id, ClientSocket(websocket), lambda: agent.activity.record(session_id), mode
+        )
     except BrowserpoolError as exc:
         await websocket.close(1011, str(exc))

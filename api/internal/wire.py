@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from orchestrator import errors
-from orchestrator.models import SessionSpec
+from orchestrator.models import ProfileRef, SessionSpec
 
 PREFIX = "/internal/sessions"
 SECRET_HEADER = "X-Browserpool-Internal"
@@ -19,26 +19,38 @@ FILE_NAME_HEADER = "X-Browserpool-File-Name"  # a served file's name, hex of its
 Payload = dict[str, Any]
 
 
+class OpenProfile(BaseModel):
+    """The profile a session starts from (the worker reads it from Redis itself)."""
+
+    user_id: str
+    name: str
+    persist: bool
+
+
 class OpenSession(BaseModel):
     viewport_width: int
     viewport_height: int
     user_agent: str | None
     timeout_seconds: int
+    profile: OpenProfile | None = None
     record: bool = False
 
     @classmethod
     def of(cls, spec: SessionSpec) -> "OpenSession":
+        ref = spec.profile
         return cls(
             viewport_width=spec.viewport_width,
             viewport_height=spec.viewport_height,
             user_agent=spec.user_agent,
             timeout_seconds=spec.timeout_seconds,
+            profile=OpenProfile(user_id=ref.user_id, name=ref.name, persist=ref.persist) if ref else None,
             record=spec.record,
         )
 
     def spec(self) -> SessionSpec:
+        ref = ProfileRef(self.profile.user_id, self.profile.name, self.profile.persist) if self.profile else None
         return SessionSpec(
-            self.viewport_width, self.viewport_height, self.user_agent, self.timeout_seconds, self.record
+            self.viewport_width, self.viewport_height, self.user_agent, self.timeout_seconds, ref, self.record
         )
 
 
@@ -61,6 +73,13 @@ ERRORS: dict[str, tuple[type[errors.BrowserpoolError], Callable[[Payload], error
     "file_not_found": (errors.FileNotFound, lambda p: errors.FileNotFound(_detail(p))),
     "recording_not_ready": (errors.RecordingNotReady, lambda p: errors.RecordingNotReady(_detail(p))),
     "disk_quota_exceeded": (errors.DiskQuotaExceeded, lambda p: errors.DiskQuotaExceeded(_detail(p))),
+    "profile_not_found": (errors.ProfileNotFound, lambda p: errors.ProfileNotFound(str(p.get("name", "")))),
+    "no_profile_to_save": (errors.NoProfileToSave, lambda p: errors.NoProfileToSave(_detail(p))),
+    "profile_lease_lost": (errors.ProfileLeaseLost, lambda p: errors.ProfileLeaseLost(_detail(p))),
+    "profile_too_large": (
+        errors.ProfileTooLarge,
+        lambda p: errors.ProfileTooLarge(int(p.get("size", 0)), int(p.get("limit", 0))),
+    ),
 }
 
 
@@ -79,6 +98,10 @@ def error_fields(exc: errors.BrowserpoolError) -> Payload:
         fields["upstream"] = exc.upstream
     if isinstance(exc, errors.SessionEnded):
         fields["status"] = exc.status
+    if isinstance(exc, errors.ProfileNotFound):
+        fields["name"] = exc.name
+    if isinstance(exc, errors.ProfileTooLarge):
+        fields.update(size=exc.size, limit=exc.limit)
     return fields
 
 

@@ -1,18 +1,41 @@
-"""A session's CDP websocket, relayed to its browser context and nothing else."""
+"""A session's CDP websocket, relayed to its browser context and nothing else.
 
+Three credentials open it: the session's own token (`?token=` in its cdp_url), its owner's credentials, or a
+live link's token (`?link=`). The first two may ask for a live viewer's narrower mode (`?mode=view` or
+`?mode=interactive`, what the dashboard's live view does); a live link's mode is the link's, whatever the
+query says. An interactive viewer's connection writes `takeover_started` and `takeover_ended` to the owner's
+event stream. A live link's connection is closed when the link is revoked or runs out.
+"""
+
+import asyncio
+import contextlib
 import logging
+from collections.abc import Awaitable
 
+import anyio
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from orchestrator.errors import AuthenticationFailed, BrowserpoolError, QuotaExceeded, SessionEnded, SessionNotFound
+from orchestrator.live_links import LiveLink, LiveLinks
+from orchestrator.models import SessionRecord
+from orchestrator.redis_watch import REDIS_AWAY
+from orchestrator.worker import CdpMode
 
-from ..deps import AuthenticatorDep, SessionsDep
+from ..deps import AuthenticatorDep, LiveLinksDep, SessionsDep
 from ..websockets import ClientSocket, refuse
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1/browser/sessions", tags=["cdp"])
+
+LINK_CHECK_SECONDS = 2.0  # how often a live link's open connection checks it was not revoked
+LINK_REFUSED = "live link invalid, expired or revoked"
+VIEWER_MODES = {"view": CdpMode.VIEW, "interactive": CdpMode.INTERACTIVE}
+
+
+class LinkRefused(Exception):
+    pass
 
 
 @router.websocket("/{session_id}/cdp")
@@ -21,12 +44,30 @@ async def cdp(
     session_id: str,
     sessions: SessionsDep,
     authenticator: AuthenticatorDep,
+    live_links: LiveLinksDep,
     token: str | None = None,
+    link: str | None = None,
+    mode: str | None = None,
 ) -> None:
-    """Authorised by the session's own token (`?token=` in its cdp_url) or by its owner's credentials."""
+    """Authorised by the session's own token, its owner's credentials, or a live link (see the module)."""
+    live: LiveLink | None = None
     try:
-        user_id = None if token is not None else (await authenticator.from_headers(websocket)).user_id
-        worker = await sessions.cdp_session(session_id, user_id, token)
+        if link is not None:
+            live = await live_links.resolve(session_id, link)
+            if live is None:
+                raise LinkRefused()
+            record, worker = await sessions.cdp_target(session_id, live.user_id, None)
+            granted, viewer = live.mode, f"live_link:{live.link_id}"
+        else:
+            if mode is not None and mode not in VIEWER_MODES:
+                await refuse(websocket, 400, "mode must be 'view' or 'interactive' (or left out: the full CDP)")
+                return
+            granted, viewer = VIEWER_MODES.get(mode or "", CdpMode.FULL), "owner"
+            user_id = None if token is not None else (await authenticator.from_headers(websocket)).user_id
+            record, worker = await sessions.cdp_target(session_id, user_id, token)
+    except LinkRefused:
+        await refuse(websocket, 401, LINK_REFUSED)
+        return
     except AuthenticationFailed as exc:
         await refuse(websocket, 401, str(exc))
         return
@@ -43,10 +84,63 @@ async def cdp(
     except BrowserpoolError as exc:
         await refuse(websocket, 503, str(exc))
         return
+    except REDIS_AWAY:
+        await refuse(websocket, 503, "the session store (Redis) is unreachable; retry shortly")
+        return
     await websocket.accept()
+    relay = sessions.relay_cdp(worker, session_id, ClientSocket(websocket), granted)
+    takeover = record if granted is CdpMode.INTERACTIVE else None
+    await _relay(websocket, relay, live_links, live, takeover, viewer)
+
+
+async def _relay(
+    websocket: WebSocket,
+    relay: Awaitable[None],
+    live_links: LiveLinks,
+    live: LiveLink | None,
+    takeover: SessionRecord | None,
+    viewer: str,
+) -> None:
+    """Relay until either side closes (or the live link ends), announcing an interactive viewer's takeover."""
+    if takeover is not None:
+        await _announce(live_links, takeover, True, viewer)
     try:
-        await sessions.relay_cdp(worker, session_id, ClientSocket(websocket))
+        if live is None:
+            await relay
+        else:
+            await _while_link_holds(websocket, relay, live_links, live)
     except BrowserpoolError as exc:
         await websocket.close(1011, str(exc))
     except WebSocketDisconnect:
         pass
+    finally:
+        if takeover is not None:
+            with anyio.CancelScope(shield=True):  # the viewer left, whatever ended the relay
+                await _announce(live_links, takeover, False, viewer)
+
+
+async def _while_link_holds(
+    websocket: WebSocket, relay: Awaitable[None], live_links: LiveLinks, live: LiveLink
+) -> None:
+    task = asyncio.ensure_future(relay)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=LINK_CHECK_SECONDS)
+            if done:
+                task.result()
+                return
+            if not await live_links.still_valid(live):
+                break
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    with contextlib.suppress(Exception):
+        await websocket.close(1008, LINK_REFUSED)
+
+
+async def _announce(live_links: LiveLinks, record: SessionRecord, started: bool, viewer: str) -> None:
+    try:
+        await live_links.announce_takeover(record, started, viewer)
+    except Exception:  # the viewer still sees the page; the event is what is lost
+        log.warning("could not record the takeover event of session %s", record.session_id, exc_info=True)

@@ -1,7 +1,13 @@
 """The web dashboard: one static page that signs in with an API key or password and uses the public API.
 
 Served with a strict Content-Security-Policy (its one inline script and style allowed by hash, nothing
-else), and headers that keep it out of frames and stop content sniffing.
+else), and headers that stop content sniffing. The same page is a live link's page (`/live/{id}`, the token
+in the URL's fragment): there it shows only the session's live view and needs no sign-in.
+
+Framing differs on purpose. The dashboard holds its user's credentials and buttons that close sessions, so a
+page of another origin must not frame it (clickjacking): `frame-ancestors 'none'` and `X-Frame-Options: DENY`.
+A live link's page holds only its own narrow token, for one session and mode, which its owner chose to share,
+and embedding it is the point: its frame-ancestors come from BROWSERPOOL_LIVE_LINK_FRAME_ANCESTORS (`*`).
 """
 
 import base64
@@ -12,6 +18,8 @@ from importlib import resources
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse
+
+from ..deps import SettingsDep
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
 
@@ -28,7 +36,7 @@ def _hashes(page: str, tag: str) -> str:
 
 
 @cache
-def _headers() -> dict[str, str]:
+def _headers(frame_ancestors: str = "'none'") -> dict[str, str]:
     page = _page()
     policy = "; ".join(
         (
@@ -37,24 +45,33 @@ def _headers() -> dict[str, str]:
             f"style-src {_hashes(page, 'style')}",
             "img-src 'self' blob: data:",
             "media-src blob:",  # an ended session's recording, fetched with the user's credentials
-            "connect-src 'self' ws: wss:",  # the live view opens the session's own cdp_url
+            "connect-src 'self' ws: wss:",  # the live view opens the session's own CDP websocket
             "base-uri 'none'",
             "form-action 'none'",
-            "frame-ancestors 'none'",
+            f"frame-ancestors {frame_ancestors}",
         )
     )
-    return {
+    headers = {
         "Content-Security-Policy": policy,
-        "X-Frame-Options": "DENY",
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
         "Cache-Control": "no-store",
     }
+    if frame_ancestors == "'none'":
+        headers["X-Frame-Options"] = "DENY"  # for browsers that predate frame-ancestors
+    return headers
 
 
 @router.get("/ui")
 async def dashboard() -> HTMLResponse:
     return HTMLResponse(_page(), headers=_headers())
+
+
+@router.get("/live/{session_id}")
+async def live_link_page(session_id: str, settings: SettingsDep) -> HTMLResponse:
+    """A live link's page. It checks nothing itself: its script opens the session's CDP websocket with the token
+    from the fragment, and the server refuses that before any frame when the token does not hold."""
+    return HTMLResponse(_page(), headers=_headers(settings.live_link_frame_ancestors))
 
 
 @router.get("/")

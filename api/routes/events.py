@@ -37,8 +37,9 @@ async def session_events(
     request: Request,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> AsyncIterator[ServerSentEvent]:
-    """Events `created`, `active`, `closing`, `expiring`, `ended` (with `reason`) and `download` (with `name` and
-    `size_bytes`, when a download completes), from now on, or after
+    """Events `created`, `active`, `closing`, `expiring`, `takeover_started` / `takeover_ended` (a human's
+    interactive live view connected or left), `download` (with `name` and `size_bytes`, when a download
+    completes) and `ended` (with `reason`), from now on, or after
     `Last-Event-ID` when a client reconnects."""
     try:
         async for event in _events(user.user_id, store, lease, request, last_event_id):

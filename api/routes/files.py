@@ -14,7 +14,7 @@ from fastapi.responses import StreamingResponse
 from orchestrator.files import FileStream, PaperFormat, PdfOptions
 
 from ..deps import CurrentUser, SessionsDep, SettingsDep
-from ..links import http_base, session_path
+from ..links import public_base, session_path
 from ..schemas import DownloadList, DownloadPublic, ErrorBody, SetInputFilesRequest, UploadedPublic, UploadList
 from .actions import ACTION_ERRORS
 
@@ -40,7 +40,7 @@ async def list_downloads(
     session_id: str, user: CurrentUser, sessions: SessionsDep, settings: SettingsDep, request: Request
 ) -> DownloadList:
     infos = await sessions.downloads(user.user_id, session_id)
-    base = f"{http_base(request, settings)}{session_path(session_id)}/downloads/"
+    base = f"{public_base(request, settings)}{session_path(session_id)}/downloads/"
     return DownloadList(downloads=[DownloadPublic.of(i, base + quote(i.name, safe="")) for i in infos])
 
 

@@ -21,7 +21,11 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
     "/",
     status_code=status.HTTP_201_CREATED,
     response_model=SessionDetail,
-    responses={503: {"model": ErrorBody, "description": "The pool is full or unavailable"}},
+    responses={
+        404: {"model": ErrorBody, "description": "Unknown profile (a read-only one must exist)"},
+        409: {"model": ErrorBody, "description": "Another session persists into the profile"},
+        503: {"model": ErrorBody, "description": "The pool is full or unavailable"},
+    },
     summary="Create a browser session",
 )
 async def create_session(
@@ -33,7 +37,13 @@ async def create_session(
     request: Request,
 ) -> SessionDetail:
     wanted = SessionRequest(
-        body.viewport_width, body.viewport_height, body.user_agent, body.timeout_seconds, record=body.record
+        body.viewport_width,
+        body.viewport_height,
+        body.user_agent,
+        body.timeout_seconds,
+        profile=body.profile.name if body.profile else None,
+        persist_profile=body.profile.persist if body.profile else False,
+        record=body.record,
     )
     with metrics.session_start.time():
         record = await sessions.create(user.user_id, wanted, gave_up=request.is_disconnected)
@@ -74,4 +84,21 @@ async def keepalive(
     session_id: str, user: CurrentUser, sessions: SessionsDep, settings: SettingsDep, request: Request
 ) -> SessionDetail:
     record = await sessions.keepalive(user.user_id, session_id)
+    return session_detail(record, request, settings, sessions)
+
+
+@router.post(
+    "/{session_id}/profile/save",
+    response_model=SessionDetail,
+    responses={
+        **NOT_FOUND,
+        409: {"model": ErrorBody, "description": "The session persists into no profile, or is not active"},
+        413: {"model": ErrorBody, "description": "The state is larger than BROWSERPOOL_PROFILE_MAX_BYTES"},
+    },
+    summary="Save a persisting session's state into its profile now (a checkpoint)",
+)
+async def save_profile(
+    session_id: str, user: CurrentUser, sessions: SessionsDep, settings: SettingsDep, request: Request
+) -> SessionDetail:
+    record = await sessions.save_profile(user.user_id, session_id)
     return session_detail(record, request, settings, sessions)

@@ -1,6 +1,7 @@
 """The shipped Python client, sync and async, against a running daemon."""
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from playwright.async_api import async_playwright
@@ -26,6 +27,13 @@ async def test_async_client_drives_a_session_end_to_end(daemon_settings: Setting
                 browser = await pool.connect(session, p)
                 assert await browser.contexts[0].pages[0].title() == "browserpool test page"
                 await browser.close()
+            link = await pool.live_link(session.session_id, interactive=True, ttl_seconds=60)
+            assert link.interactive and f"/live/{session.session_id}#token=bpl_" in link.url
+            assert session.expires_at and link.expires_at <= session.expires_at
+            await pool.revoke_live_link(session.session_id, link.link_id)
+            with pytest.raises(BrowserpoolAPIError) as gone:
+                await pool.revoke_live_link(session.session_id, link.link_id)
+            assert gone.value.status == 404
             await pool.close(session.session_id)
             ended = await pool.get(session.session_id)
             assert (ended.status, ended.end_reason) == ("closed", "deleted") and ended.ended_at
@@ -43,6 +51,7 @@ async def test_sync_client(daemon_settings: Settings) -> None:
             with Client(base, api_key=key) as pool:
                 session = pool.create(viewport_width=500, viewport_height=400)
                 width = pool.evaluate(session.session_id, "innerWidth")
+                assert pool.live_link(session.session_id).url.endswith("&mode=view")
                 pool.close(session.session_id)
                 try:
                     pool.get("unknown")
@@ -51,3 +60,39 @@ async def test_sync_client(daemon_settings: Settings) -> None:
             raise AssertionError("unknown session did not fail")
 
         assert await asyncio.to_thread(use_it) == (500, "closed", 404)
+
+
+async def test_clients_round_trip_a_profile(daemon_settings: Settings, tmp_path: Path) -> None:
+    state = {
+        "cookies": [
+            {"name": "sid", "value": "token-zoe", "domain": "127.0.0.1", "path": "/", "expires": -1,
+             "httpOnly": True, "secure": False, "sameSite": "Lax"}
+        ],
+        "origins": [{"origin": "http://127.0.0.1:9", "localStorage": [{"name": "user", "value": "zoe"}]}],
+    }  # fmt: skip
+    async with serve_daemon(daemon_settings) as daemon:
+        key = (await daemon.user())["X-API-Key"]
+        async with AsyncClient(str(daemon.client.base_url), api_key=key) as pool:
+            uploaded = await pool.upload_profile("zoe", state)
+            assert (uploaded.name, uploaded.cookies, uploaded.origins, uploaded.in_use_by) == ("zoe", 1, 1, None)
+            session = await pool.create(profile={"name": "zoe", "persist": True})
+            assert session.profile == {"name": "zoe", "persist": True} and session.profile_save == "pending"
+            assert [p.in_use_by for p in await pool.profiles()] == [session.session_id]
+            assert (await pool.save_profile(session.session_id)).profile_saved_at is not None
+            await pool.close(session.session_id)
+            assert (await pool.get(session.session_id)).profile_save == "saved"
+            downloaded = await pool.download_profile("zoe", tmp_path / "zoe.json")
+            assert downloaded["cookies"] == state["cookies"]  # saved by the session: Playwright adds `indexedDB`
+            assert [{**o, "indexedDB": []} for o in state["origins"]] == downloaded["origins"]
+            reader = await pool.create(profile="zoe")
+            assert reader.profile == {"name": "zoe", "persist": False}
+            await pool.close(reader.session_id)
+
+        def sync_round_trip() -> list[str]:
+            with Client(str(daemon.client.base_url), api_key=key) as pool:
+                pool.upload_profile("from-file", tmp_path / "zoe.json")
+                assert pool.profile("from-file").cookies == 1
+                pool.delete_profile("zoe")
+                return [p.name for p in pool.profiles()]
+
+        assert await asyncio.to_thread(sync_round_trip) == ["from-file"]

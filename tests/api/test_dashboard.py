@@ -92,4 +92,23 @@ async def test_dashboard_plays_an_ended_sessions_recording(daemon_settings: Sett
             assert duration > 0.5, duration
             await page.screenshot(path=str(ARTIFACTS / "recording.png"))
             assert violations == []
+
+
+async def test_dashboard_lists_profiles_with_size_and_holder(daemon_settings: Settings) -> None:
+    async with serve_daemon(daemon_settings) as daemon:
+        headers = await daemon.user()
+        empty = {"cookies": [], "origins": []}
+        assert (await daemon.client.put("/v1/profiles/idle-one", json=empty, headers=headers)).status_code == 201
+        holder = await daemon.create(headers, profile={"name": "held-one", "persist": True})
+        base = str(daemon.client.base_url).rstrip("/")
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=find_chromium(daemon_settings.chromium_path))
+            page = await browser.new_page()
+            await page.goto(base + "/")
+            await page.fill("#apikey", headers["X-API-Key"])
+            await page.click("button[type=submit]")
+            await expect(page.locator("#profiles tr")).to_have_count(2)
+            held = page.locator("tr[data-profile='held-one']")
+            await expect(held).to_contain_text(holder["session_id"][:12])
+            await expect(page.locator("tr[data-profile='idle-one']")).to_contain_text(re.compile(r"\d+ B.*-$"))
             await browser.close()

@@ -92,6 +92,8 @@ def environment(container: Resource, resources: tuple[Resource, ...]) -> dict[st
         else:
             key = ref["secretKeyRef"]
             secrets = [s for s in of_kind(resources, "Secret") if s["metadata"]["name"] == key["name"]]
+            if secrets and key["key"] not in secrets[0]["data"] and key.get("optional"):
+                continue  # an optional key the Secret lacks: Kubernetes leaves the variable unset
             raw = secrets[0]["data"][key["key"]] if secrets else None
             values[var["name"]] = base64.b64decode(raw).decode() if raw else f"<secret {key['name']}/{key['key']}>"
     return values

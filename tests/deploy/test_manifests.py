@@ -374,6 +374,7 @@ def test_production_brings_no_redis() -> None:
         assert "redis" not in resource["metadata"]["name"], f"{resource['kind']} {resource['metadata']['name']}"
     env = environment(only_container(role_deployment(resources, "api")), resources)
     assert env["BROWSERPOOL_REDIS_URL"] == "<secret browserpool-redis/url>", "created out of band, see deploy/README.md"
+    assert env["BROWSERPOOL_REDIS_SENTINEL_PASSWORD"] == "<secret browserpool-redis/sentinel-password>"
 
 
 # --- the image --------------------------------------------------------------------------------------------------

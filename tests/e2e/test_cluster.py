@@ -1,6 +1,7 @@
 """API nodes and workers as separate processes on one Redis: placement, failure, drain, lapse."""
 
 import asyncio
+import json
 import signal
 import time
 import uuid
@@ -11,6 +12,7 @@ import httpx
 import pytest
 import redis as sync_redis
 from playwright.async_api import async_playwright
+from websockets.asyncio.client import connect
 
 from tests.api.files_site import REPORT, files_site
 from tests.e2e.daemon_process import DaemonProcess
@@ -147,6 +149,9 @@ def test_any_api_node_serves_any_session(cluster: Cluster) -> None:
             return title
 
     assert asyncio.run(drive_over_cdp()) == "through api 2"
+    link = httpx.post(api1.url + f"{SESSIONS}{sid}/live-links", json={}, headers=me).json()
+    refused = asyncio.run(view_only_input(api2.url.replace("http", "ws", 1) + f"{SESSIONS}{sid}/cdp", link["url"]))
+    assert "view-only live view" in refused  # the link's mode reached the worker that holds the session
     assert httpx.delete(api2.url + SESSIONS + sid, headers=me).status_code == 204
     assert status_of(api1, me, sid) == "closed"
     assert httpx.get(api1.url + SESSIONS, headers=me).json()["total_count"] == 5
@@ -181,6 +186,28 @@ def files_through_another_node(
     assert httpx.delete(api1.url + session, headers=me).status_code == 204
     after = wait_for(lambda: httpx.get(api2.url + f"{session}/downloads/report.bin", headers=me).content == REPORT)
     assert after
+
+
+async def view_only_input(socket_url: str, link_url: str) -> str:
+    """The error a view-only live link's connection gets for input, through an API node to a worker."""
+    token = link_url.partition("#token=")[2].partition("&")[0]
+    async with connect(f"{socket_url}?link={token}") as socket:
+        await socket.send(json.dumps({"id": 1, "method": "Target.getTargets"}))
+        targets = json.loads(await socket.recv())["result"]["targetInfos"]
+        attach = {"targetId": targets[0]["targetId"], "flatten": True}
+        await socket.send(json.dumps({"id": 2, "method": "Target.attachToTarget", "params": attach}))
+        while "sessionId" not in (answer := json.loads(await socket.recv())).get("result", {}):
+            pass
+        text = {
+            "id": 3,
+            "method": "Input.insertText",
+            "params": {"text": "x"},
+            "sessionId": answer["result"]["sessionId"],
+        }
+        await socket.send(json.dumps(text))
+        while (answer := json.loads(await socket.recv())).get("id") != 3:
+            pass
+        return str(answer["error"]["message"])
 
 
 def test_a_killed_workers_sessions_fail_and_new_ones_avoid_it(cluster: Cluster) -> None:

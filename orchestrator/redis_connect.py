@@ -1,0 +1,174 @@
+"""The one place Redis clients are made: `redis://`, `rediss://` (TLS), `unix://` and Sentinel URLs.
+
+A Sentinel URL names the sentinels and the primary's name; redis-py's own Sentinel support asks them
+for the current primary on every new connection, so a failover needs no restart:
+
+    redis+sentinel://[user:password@]host1:26379,host2:26379,host3:26379/<master-name>/<db>
+    rediss+sentinel://...   the same, over TLS to the sentinels and to the data nodes
+
+The URL's user and password are the data nodes' (the ACL user the pool runs as); the sentinels' own
+credentials, if they have any, come from BROWSERPOOL_REDIS_SENTINEL_USERNAME / _PASSWORD.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
+from redis.backoff import ExponentialBackoff
+
+from .config import Settings
+
+SENTINEL_SCHEMES = {"redis+sentinel": False, "rediss+sentinel": True}  # scheme -> TLS
+DEFAULT_SENTINEL_PORT = 26379
+
+
+class BadRedisUrl(ValueError):
+    """BROWSERPOOL_REDIS_URL cannot be understood; the message says what the forms are."""
+
+
+@dataclass(frozen=True)
+class RedisOptions:
+    """What a client needs besides the URL: a private CA (and client certificate) for TLS, the sentinels' auth."""
+
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    sentinel_username: str | None = None
+    sentinel_password: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, settings: Settings) -> "RedisOptions":
+        return cls(
+            ca_file=settings.redis_ca_file,
+            cert_file=settings.redis_cert_file,
+            key_file=settings.redis_key_file,
+            sentinel_username=settings.redis_sentinel_username,
+            sentinel_password=settings.redis_sentinel_password,
+        )
+
+    def tls(self) -> dict[str, Any]:
+        """redis-py's TLS arguments for these files (its defaults verify the server against the system CAs)."""
+        extra: dict[str, Any] = {}
+        if self.ca_file:
+            extra["ssl_ca_certs"] = str(self.ca_file)
+        if self.cert_file:
+            extra["ssl_certfile"] = str(self.cert_file)
+        if self.key_file:
+            extra["ssl_keyfile"] = str(self.key_file)
+        return extra
+
+
+@dataclass(frozen=True)
+class SentinelAddress:
+    sentinels: tuple[tuple[str, int], ...]
+    master_name: str
+    db: int
+    username: str | None
+    password: str | None = field(repr=False)
+    tls: bool
+
+
+def parse_sentinel_url(url: str) -> SentinelAddress | None:
+    """The parts of a Sentinel URL; None for any other scheme (redis-py's from_url reads those)."""
+    scheme, _, rest = url.partition("://")
+    if scheme not in SENTINEL_SCHEMES:
+        return None
+    location, _, path = rest.partition("/")
+    credentials, _, hosts = location.rpartition("@")
+    username, _, password = credentials.partition(":")
+    parts = [p for p in path.split("?")[0].split("/") if p]
+    if not hosts or not parts or len(parts) > 2:
+        raise BadRedisUrl(f"a Sentinel URL reads {scheme}://[user:password@]host1:26379,host2:26379/<master-name>/<db>")
+    try:
+        db = int(parts[1]) if len(parts) == 2 else 0
+        sentinels = tuple(_host_port(h) for h in hosts.split(",") if h)
+    except ValueError as exc:
+        raise BadRedisUrl(f"bad sentinel address or db in BROWSERPOOL_REDIS_URL: {exc}") from None
+    return SentinelAddress(
+        sentinels=sentinels,
+        master_name=unquote(parts[0]),
+        db=db,
+        username=unquote(username) or None,
+        password=unquote(password) or None,
+        tls=SENTINEL_SCHEMES[scheme],
+    )
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    split = urlsplit(f"//{text}")
+    if not split.hostname:
+        raise ValueError(f"no host in {text!r}")
+    return split.hostname, split.port or DEFAULT_SENTINEL_PORT
+
+
+def _client_arguments() -> dict[str, Any]:
+    # Two quick retries: a pooled connection that died with a restarted Redis is replaced, not reported.
+    return {
+        "decode_responses": True,
+        "socket_connect_timeout": 2,
+        "socket_timeout": 5,
+        "health_check_interval": 15,
+        "retry": Retry(ExponentialBackoff(cap=0.2, base=0.02), 2),
+    }
+
+
+class SentinelPrimary(Redis):
+    """A client of whichever node the sentinels name as primary; closing it closes its sentinel clients too."""
+
+    sentinel: Sentinel | None = None
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await super().aclose(close_connection_pool)
+        sentinel, self.sentinel = self.sentinel, None
+        if sentinel is not None:
+            await sentinel.aclose()
+
+
+def connect_redis(url: str, options: RedisOptions | None = None) -> Redis:
+    """A client for BROWSERPOOL_REDIS_URL, any of its forms. Connects lazily (the first command connects)."""
+    options = options or RedisOptions()
+    address = parse_sentinel_url(url)
+    if address is None:
+        if url.partition("://")[0] not in ("redis", "rediss", "unix"):
+            raise BadRedisUrl(
+                "BROWSERPOOL_REDIS_URL must start with redis://, rediss://, unix://, redis+sentinel:// "
+                "or rediss+sentinel://"
+            )
+        tls = options.tls() if url.startswith("rediss://") else {}
+        return Redis.from_url(url, **_client_arguments(), **tls)
+    return _sentinel_primary(address, options)
+
+
+def _sentinel_primary(address: SentinelAddress, options: RedisOptions) -> Redis:
+    tls: dict[str, Any] = {"ssl": True, **options.tls()} if address.tls else {}
+    sentinel_auth = {"username": options.sentinel_username, "password": options.sentinel_password}
+    sentinel = Sentinel(
+        list(address.sentinels),
+        sentinel_kwargs={"socket_connect_timeout": 1, "socket_timeout": 2, **sentinel_auth, **tls},
+    )
+    client: SentinelPrimary = sentinel.master_for(
+        address.master_name,
+        redis_class=SentinelPrimary,
+        db=address.db,
+        username=address.username,
+        password=address.password,
+        **_client_arguments(),
+        **tls,
+    )
+    client.sentinel = sentinel
+    return client
+
+
+def redacted(url: str) -> str:
+    """The URL with its password replaced, for logs and doctor."""
+    scheme, sep, rest = url.partition("://")
+    location, slash, path = rest.partition("/")
+    credentials, at, hosts = location.rpartition("@")
+    if not at:
+        return url
+    user, colon, _ = credentials.partition(":")
+    return f"{scheme}{sep}{user}{':***' if colon else ''}@{hosts}{slash}{path}"
