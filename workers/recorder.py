@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 JPEG_QUALITY = 70
 FINISH_TIMEOUT = 30.0  # how long ffmpeg may take to finish the file once the session ended
+FIRST_FRAME_WAIT = 1.0  # a session ended before its page drew a frame waits this long for one at most
 
 
 class RecordingUnavailable(RuntimeError):
@@ -75,6 +76,8 @@ class Recorder:
         self._pump: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._finished = asyncio.Event()
+        self._first_frame = asyncio.Event()
+        self._stopping = False
 
     @property
     def recording(self) -> bool:
@@ -99,8 +102,12 @@ class Recorder:
 
     async def stop(self, why: str | None = None) -> None:
         """Write the frames due up to now, let ffmpeg finish the file, and rename it complete. Safe twice."""
-        if self._finished.is_set() or self._process is None:
+        if self._stopping or self._process is None:
             return
+        self._stopping = True
+        if self._latest is None:  # ended at once (a create then a delete): give its page a moment to draw
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._first_frame.wait(), FIRST_FRAME_WAIT)
         self._finished.set()
         self.stopped_why = self.stopped_why or why
         self.context.remove_listener("page", self._page_opened)
@@ -123,6 +130,9 @@ class Recorder:
             errors = b"ffmpeg did not finish in time"
         if process.returncode == 0 and self._written:
             await asyncio.to_thread(self.partial.replace, self.final)
+        elif not self._written:  # no frame to make a video of: not the encoder's failure
+            log.warning("recording %s: the session ended before its page drew a frame; no video", self.final)
+            await asyncio.to_thread(self.partial.unlink, True)
         else:
             log.error("recording %s failed: %s", self.final, errors.decode(errors="replace").strip()[-500:])
             await asyncio.to_thread(self.partial.unlink, True)
@@ -171,6 +181,7 @@ class Recorder:
         if cdp is self._cdp:
             with contextlib.suppress(ValueError, TypeError):
                 self._latest = base64.b64decode(event.get("data", ""))
+                self._first_frame.set()
         self._spawn(_quietly(cdp.send("Page.screencastFrameAck", {"sessionId": event.get("sessionId")})))
 
     # --- frames to ffmpeg ----------------------------------------------------------------------

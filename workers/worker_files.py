@@ -221,7 +221,10 @@ class WorkerFiles:
         if not files.recording_path.exists():
             if files.recording_partial.exists():
                 raise RecordingNotReady("the session's video is being finalised; retry in a moment")
-            raise FileNotFound("this session's recording could not be made (see the worker's log)")
+            raise FileNotFound(
+                "this session has no video: it ended before its page drew a frame, or the encoder failed (see the "
+                "worker's log)"
+            )
         return await _stream(files.recording_path, f"{session_id}.webm", RECORDING_TYPE)
 
     # --- uploads -------------------------------------------------------------------------------
