@@ -12,10 +12,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 
 # Debian's headless Chromium (the pool's browser; Playwright downloads none), fonts so pages render
-# text in screenshots, tini to reap Chromium's orphaned children, redis-cli for debugging.
+# text in screenshots, ffmpeg for session recordings, tini to reap Chromium's orphaned children, redis-cli for
+# debugging.
 # No redis-server: Redis runs elsewhere (deploy/README.md).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends chromium-headless-shell fonts-liberation redis-tools tini \
+    && apt-get install -y --no-install-recommends chromium-headless-shell ffmpeg fonts-liberation redis-tools tini \
     && rm -rf /var/lib/apt/lists/*
 
 RUN groupadd --system --gid 10001 browserpool \

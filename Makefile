@@ -6,15 +6,18 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV    := $(VENV)/.installed-dev
 
-.PHONY: setup setup-dev run test fidelity lint bench soak clean redis-server redis-sentinel
+.PHONY: setup setup-dev run test fidelity lint bench soak clean redis-server redis-sentinel ffmpeg pdftotext
 
-# What the daemon needs to run: its runtime dependencies, a Chromium and a redis-server binary.
+# What the daemon needs to run: its runtime dependencies, a Chromium, a redis-server binary and ffmpeg (recordings).
 setup: $(STAMP)
 	@$(BIN)/python -m workers.chromium >/dev/null
 	@command -v redis-server >/dev/null || test -x /usr/bin/redis-server || $(MAKE) --no-print-directory redis-server
+	@command -v ffmpeg >/dev/null || $(MAKE) --no-print-directory ffmpeg
 
-# What tests, lint and benchmarks add: the dev extras and Puppeteer.
+# What tests, lint and benchmarks add: the dev extras, Puppeteer, pdftotext (the PDF tests read the text back) and
+# redis-sentinel (the failover tests).
 setup-dev: setup $(DEV) tests/node/node_modules/.installed
+	@command -v pdftotext >/dev/null || $(MAKE) --no-print-directory pdftotext
 	@command -v redis-sentinel >/dev/null || test -x /usr/bin/redis-sentinel || $(MAKE) --no-print-directory redis-sentinel
 
 $(STAMP): pyproject.toml
@@ -42,6 +45,24 @@ redis-server:
 	else \
 		echo "no redis-server found: install one (apt-get install redis-server) or set BROWSERPOOL_REDIS_URL"; \
 	fi
+
+# Session recordings are encoded by ffmpeg (Debian's, with libvpx for WebM).
+ffmpeg:
+	@$(call apt_install,ffmpeg,ffmpeg,recordings will not work)
+
+pdftotext:
+	@$(call apt_install,poppler-utils,pdftotext,the PDF tests will fail)
+
+# $(call apt_install,PACKAGE,COMMAND,WHAT FAILS WITHOUT IT): Debian's package when we are root, else say what to do.
+define apt_install
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing $(1) (Debian package)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; \
+	else \
+		echo "no $(2) found: install it (apt-get install $(1)); until then $(3)"; \
+	fi
+endef
 
 # The failover tests run three sentinels (tests/redis_ha.py; without the package they run redis-server --sentinel).
 redis-sentinel:

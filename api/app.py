@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from orchestrator import __version__
 from orchestrator.runtime import Role, Runtime
 
-from .body_limit import BodyLimit
+from .body_limit import BodyLimit, Bound
 from .errors import install_error_handlers
 from .internal import routes as internal
 from .request_timer import RequestTimer
@@ -21,6 +21,7 @@ from .routes import (
     cdp,
     dashboard,
     events,
+    files,
     health,
     live_links,
     metrics,
@@ -64,9 +65,22 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
 
     settings = runtime.settings
+    # Uploads into a session are bounded by its disk quota (plus room for the multipart framing), and get longer.
+    quota = settings.session_disk_quota or 4 * 1024**3
+    why = ", more than a session's disk quota allows (BROWSERPOOL_SESSION_DISK_QUOTA)"
+    uploads = Bound(max(quota + 1024 * 1024, settings.max_body_bytes), max(settings.body_timeout, 600), why)
     # Profile uploads are JSON that compresses well: they may be this many times their stored limit.
-    uploads = ("/v1/profiles/", max(settings.max_body_bytes, settings.profile_max_bytes * PROFILE_UPLOAD_FACTOR))
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout, larger=[uploads])
+    profile_uploads = (
+        "/v1/profiles/",
+        max(settings.max_body_bytes, settings.profile_max_bytes * PROFILE_UPLOAD_FACTOR),
+    )
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        timeout=settings.body_timeout,
+        uploads=uploads,
+        larger=[profile_uploads],
+    )
     app.add_middleware(RequestTimer, metrics=runtime.metrics)
     install_error_handlers(app)
     app.include_router(health.router)
@@ -79,6 +93,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             events,
             sessions,
             actions,
+            files,
             cdp,
             live_links,
             admin,

@@ -4,51 +4,77 @@ A plain ASGI middleware in front of everything, so an oversized or trickling bod
 any route (or authentication) reads it: 413 past the size, 408 past the time, each with a JSON body.
 When a body turns out too large or too slow while the app is reading it, the middleware answers itself
 and tells the app the client has gone, so whatever the app would answer then is dropped.
+
+Uploads into a session (`POST .../files`, and the worker's internal `PUT .../files/{name}`) have a bound of
+their own, `uploads`: the session's disk quota, and more time to arrive. `larger` names path prefixes whose
+bodies may be larger than the plain limit (profile uploads), each with its own size.
 """
 
 import asyncio
 import json
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 GONE: Message = {"type": "http.disconnect"}
 
 
-class BodyLimit:
-    """`larger` names path prefixes whose bodies may be larger (profile uploads), with their own limit."""
+UPLOAD_PATHS = re.compile(r"^(/v1/browser/sessions/[^/]+/files/?|/internal/sessions/[^/]+/files/[^/]+)$")
 
-    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float, larger: Sequence[tuple[str, int]] = ()) -> None:
+
+@dataclass(frozen=True)
+class Bound:
+    max_bytes: int
+    timeout: float
+    why: str = ""  # what the bound is, when it is not the plain body limit
+
+    @property
+    def too_large(self) -> str:
+        return f"the request body is larger than {self.max_bytes} bytes{self.why}"
+
+
+class BodyLimit:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        timeout: float,
+        uploads: Bound | None = None,
+        larger: Sequence[tuple[str, int]] = (),
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
-        self.timeout = timeout
-        self.larger = tuple(larger)
+        self.bound = Bound(max_bytes, timeout)
+        self.uploads = uploads or self.bound
+        self.larger = tuple((prefix, Bound(limit, timeout)) for prefix, limit in larger)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limit_for(scope.get("path", ""))
+        bound = self.bound_for(scope.get("path", ""))
         declared = _content_length(scope)
-        if declared is not None and declared > limit:
-            await _answer(send, 413, self.too_large(limit))
+        if declared is not None and declared > bound.max_bytes:
+            await _answer(send, 413, bound.too_large)
             return
-        await self.app(scope, *_Bounded(self, limit, receive, send).channels())
+        await self.app(scope, *_Bounded(bound, receive, send).channels())
 
-    def limit_for(self, path: str) -> int:
-        return next((limit for prefix, limit in self.larger if path.startswith(prefix)), self.max_bytes)
+    def bound_for(self, path: str) -> Bound:
+        if UPLOAD_PATHS.match(path):
+            return self.uploads
+        return next((bound for prefix, bound in self.larger if path.startswith(prefix)), self.bound)
 
-    @staticmethod
-    def too_large(limit: int) -> str:
-        return f"the request body is larger than {limit} bytes"
+    @property
+    def too_large(self) -> str:
+        return self.bound.too_large
 
 
 class _Bounded:
     """One request's receive and send, with the body's size and arrival time watched."""
 
-    def __init__(self, limit: BodyLimit, max_bytes: int, receive: Receive, send: Send) -> None:
+    def __init__(self, limit: Bound, receive: Receive, send: Send) -> None:
         self.limit = limit
-        self.max_bytes = max_bytes
         self._receive = receive
         self._send = send
         self.received = 0
@@ -69,8 +95,8 @@ class _Bounded:
             return await self._refuse(408, f"the request body did not arrive within {self.limit.timeout:g}s")
         if message["type"] == "http.request":
             self.received += len(message.get("body", b""))
-            if self.received > self.max_bytes:
-                return await self._refuse(413, self.limit.too_large(self.max_bytes))
+            if self.received > self.limit.max_bytes:
+                return await self._refuse(413, self.limit.too_large)
         return message
 
     async def send(self, message: Message) -> None:

@@ -16,6 +16,7 @@ from orchestrator.accounts import AccountStore, User
 from orchestrator.agent import WorkerAgent
 from orchestrator.config import Settings
 from orchestrator.errors import AuthenticationFailed
+from orchestrator.files import FileStats
 from orchestrator.live_links import LiveLinks
 from orchestrator.metrics import Metrics
 from orchestrator.profiles import ProfileStore
@@ -63,6 +64,12 @@ def get_agent(connection: HTTPConnection) -> WorkerAgent:
     return agent
 
 
+def get_file_stats(connection: HTTPConnection) -> tuple[str, FileStats] | None:
+    """(worker id, what its session files cost) on roles with browsers; None elsewhere."""
+    agent = _runtime(connection).agent
+    return (agent.worker_id, agent.worker.file_stats()) if agent is not None else None
+
+
 def get_readiness(connection: HTTPConnection) -> Callable[[], Awaitable[bool]]:
     return _runtime(connection).ready
 
@@ -72,6 +79,7 @@ MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 SharedDep = Annotated[Shared, Depends(get_shared)]
 ControlDep = Annotated[ControlPlane, Depends(get_control)]
 AgentDep = Annotated[WorkerAgent, Depends(get_agent)]
+FileStatsDep = Annotated[tuple[str, FileStats] | None, Depends(get_file_stats)]
 ReadinessDep = Annotated[Callable[[], Awaitable[bool]], Depends(get_readiness)]
 
 

@@ -18,6 +18,8 @@ from orchestrator.errors import (
     AuthenticationFailed,
     BrowserpoolError,
     ClientGaveUp,
+    DiskQuotaExceeded,
+    FileNotFound,
     InvalidInput,
     LiveLinkNotFound,
     NavigationRefused,
@@ -30,6 +32,7 @@ from orchestrator.errors import (
     ProfileNotFound,
     ProfileTooLarge,
     QuotaExceeded,
+    RecordingNotReady,
     SessionEnded,
     SessionNotFound,
     SessionNotReady,
@@ -84,12 +87,16 @@ def _map(exc: Exception) -> Answer:
         case InvalidInput():
             # The same shape as FastAPI's own 422 (HTTPValidationError), so clients parse one thing.
             return 422, {"detail": [{"loc": list(exc.loc), "msg": str(exc), "type": "value_error"}]}, {}
-        case UserExists() | NoProfileToSave() | ProfileLeaseLost():
+        case UserExists() | RecordingNotReady() | NoProfileToSave() | ProfileLeaseLost():
             return _answer(409, str(exc))
         case ProfileInUse():
             return _answer(409, str(exc), session_id=exc.session_id)
+        case FileNotFound():
+            return _answer(404, str(exc))
         case ProfileNotFound():
             return _answer(404, "profile not found")
+        case DiskQuotaExceeded():
+            return _answer(413, str(exc))
         case ProfileTooLarge():
             return _answer(413, str(exc), size_bytes=exc.size, limit_bytes=exc.limit)
         case UnknownUser() | ApiKeyNotFound() | WorkerNotFound() | WebhookNotFound() | LiveLinkNotFound():

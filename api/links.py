@@ -46,4 +46,11 @@ def session_detail(
         profile_saved_at=to_datetime(record.profile_saved_at_ms) if record.profile_saved_at_ms else None,
         profile_save=save_status(record, clock.now_ms()),
         proxy=ProxyPublic(server=record.proxy_server, username=record.proxy_username) if record.proxy_server else None,
+        recording_url=f"{public_base(request, settings)}{session_path(record.session_id)}/recording"
+        if record.record
+        else None,
     )
+
+
+def session_path(session_id: str) -> str:
+    return f"/v1/browser/sessions/{session_id}"

@@ -1,12 +1,13 @@
 """Request and response bodies. The session list shapes follow the customer's contract field for field."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from orchestrator.accounts import ApiKey
 from orchestrator.clock import to_datetime
+from orchestrator.files import DownloadInfo, UploadedFile
 from orchestrator.models import DEFAULT_VIEWPORT, SessionRecord
 from orchestrator.profile_state import NAME_PATTERN
 from orchestrator.profiles import ProfileInfo
@@ -73,6 +74,7 @@ class SessionCreate(BaseModel):
     viewport_height: int = Field(DEFAULT_VIEWPORT[1], ge=VIEWPORT_MIN, le=VIEWPORT_MAX, strict=True)
     user_agent: str | None = Field(None, min_length=1, max_length=USER_AGENT_MAX)
     timeout_seconds: int | None = Field(None, ge=5, strict=True)
+    record: bool = Field(False, strict=True, description="Record the session's pages as a video (WebM)")
 
     @field_validator("user_agent")
     @classmethod
@@ -120,6 +122,7 @@ class SessionDetail(BrowserSessionResponse):
     profile_saved_at: datetime | None = None
     profile_save: str | None = None
     proxy: ProxyPublic | None = None  # its upstream proxy (server and username; the password is never shown)
+    recording_url: str | None = None  # sessions created with "record": true; the video once the session has ended
 
 
 class SessionEvent(BaseModel):
@@ -131,6 +134,8 @@ class SessionEvent(BaseModel):
     status: str
     reason: str | None
     at: datetime
+    name: str | None = None  # `download`: the file's name in the session's downloads
+    size_bytes: int | None = None  # `download`: its size
 
 
 class BrowserSessionListResponse(BaseModel):
@@ -219,6 +224,59 @@ class ApiKeyCreated(ApiKeyPublic):
 
 class ErrorBody(BaseModel):
     detail: str
+
+
+class DownloadPublic(BaseModel):
+    """One download of a session. `url` fetches it (complete ones); `source_url` is what the page downloaded."""
+
+    name: str
+    size_bytes: int
+    mime_type: str
+    created_at: datetime
+    state: Literal["in_progress", "complete", "failed"]
+    url: str
+    source_url: str
+    failure_reason: str | None = None
+
+    @classmethod
+    def of(cls, info: DownloadInfo, url: str) -> "DownloadPublic":
+        return cls(
+            name=info.name,
+            size_bytes=info.size_bytes,
+            mime_type=info.mime_type,
+            created_at=to_datetime(info.created_at_ms),
+            state=info.state.value,
+            url=url,
+            source_url=info.source_url,
+            failure_reason=info.failure_reason,
+        )
+
+
+class DownloadList(BaseModel):
+    downloads: list[DownloadPublic]
+
+
+class UploadedPublic(BaseModel):
+    """A stored upload; `path` is the file as the browser sees it (set_input_files, DOM.setFileInputFiles)."""
+
+    name: str
+    path: str
+    size_bytes: int
+
+    @classmethod
+    def of(cls, uploaded: UploadedFile) -> "UploadedPublic":
+        return cls(name=uploaded.name, path=uploaded.path, size_bytes=uploaded.size_bytes)
+
+
+class UploadList(BaseModel):
+    files: list[UploadedPublic]
+
+
+class SetInputFilesRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    selector: str = Field(min_length=1, max_length=4096)
+    files: list[str] = Field(min_length=1, max_length=100)
 
 
 class LiveLinkCreate(BaseModel):

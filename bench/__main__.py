@@ -21,6 +21,7 @@ from . import (
     profiles,
     proxies,
     reaper,
+    recording,
     replicated,
     session_start,
 )
@@ -44,6 +45,7 @@ SCENARIOS = (
     "cdp",
     "journey",
     "live",
+    "recording",
     "cluster",
     "replicated",
 )
@@ -88,6 +90,8 @@ async def with_daemon(
                 await run.step("journey", journey.run(daemon, client, playwright, executable, site, budget))
             if run.wants("live"):
                 await run.step("live view", live_view.run(daemon, client, budget))
+            if run.wants("recording"):
+                await run.step("recording", recording.run(daemon, client, budget))
         run.scenarios["daemon"] = {"env": daemon.env, "log_tail": log_tail(daemon.output())}
 
 
@@ -108,7 +112,9 @@ async def main_async(args: argparse.Namespace) -> int:
                 density_base = await run.step("density: one browser per session", baseline)
             if run.wants("profiles"):
                 await run.step("profile restore", profile_restore.run(playwright, executable, budget))
-            if run.wants("density", "listing", "start", "profiles", "proxies", "ops", "cdp", "journey", "live"):
+            if run.wants(
+                "density", "listing", "start", "profiles", "proxies", "ops", "cdp", "journey", "live", "recording"
+            ):
                 await run.step("daemon", with_daemon(run, playwright, executable, site, budget, density_base))
             if run.wants("cluster"):
                 with RedisServer() as server:

@@ -67,6 +67,13 @@ def _shm() -> Check:
     return Check("/dev/shm", True, f"{mib} MiB; {note}", fix)
 
 
+def _ffmpeg() -> Check:
+    path = shutil.which("ffmpeg")
+    if path is None:
+        return Check("ffmpeg", False, "not found: sessions created with record=true fail", "apt-get install -y ffmpeg")
+    return Check("ffmpeg", True, f"{path} (session recordings, WebM)")
+
+
 def run_checks(settings: Settings) -> list[Check]:
     flags = Check("flags", True, " ".join(CHROMIUM_ARGS) + " (plus Playwright's own; CDP on 127.0.0.1 only)")
     disk = shutil.disk_usage(settings.state_dir if settings.state_dir.exists() else "/tmp")
@@ -77,7 +84,7 @@ def run_checks(settings: Settings) -> list[Check]:
         sandbox_finding(settings.chromium_user, settings.chromium_sandbox),
         state_dir_finding(settings.state_dir),
     ]
-    return [*_redis(settings), _chromium(settings), flags, _shm(), space, *isolation]
+    return [*_redis(settings), _chromium(settings), _ffmpeg(), flags, _shm(), space, *isolation]
 
 
 def report(checks: list[Check]) -> tuple[str, bool]:

@@ -8,6 +8,16 @@ with Client("http://127.0.0.1:8000", api_key="bp_...") as pool:
 """
 
 from .client import AsyncClient, Client
+from .files import Download, UploadedFile
 from .models import BrowserpoolAPIError, LiveLink, Profile, Session
 
-__all__ = ["AsyncClient", "BrowserpoolAPIError", "Client", "LiveLink", "Profile", "Session"]
+__all__ = [
+    "AsyncClient",
+    "BrowserpoolAPIError",
+    "Client",
+    "Download",
+    "LiveLink",
+    "Profile",
+    "Session",
+    "UploadedFile",
+]

@@ -4,14 +4,18 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 
+from .files import Download, UploadedFile, UploadSource, close_parts, pdf_query, upload_parts, uploaded
 from .models import LiveLink, Profile, Session, checked
 
 SESSIONS = "/v1/browser/sessions/"
 PROFILES = "/v1/profiles"
+Downloads = list[Download]  # (the clients' own `list` method shadows the builtin in their bodies)
+Uploads = list[UploadedFile]
+Names = list[str]
 
 # A profile for `create`: its name (the session starts from it, read-only), or {"name": ..., "persist": True}
 # (the session also saves its state back into it when it ends; the profile is made if new).
@@ -39,6 +43,7 @@ def _spec(
     user_agent: str | None,
     timeout_seconds: int | None,
     profile: ProfileChoice = None,
+    record: bool = False,
 ) -> dict[str, Any]:
     body = {
         "viewport_width": viewport_width,
@@ -46,6 +51,7 @@ def _spec(
         "user_agent": user_agent,
         "timeout_seconds": timeout_seconds,
         "profile": {"name": profile} if isinstance(profile, str) else (dict(profile) if profile else None),
+        "record": record or None,
     }
     return {k: v for k, v in body.items() if v is not None}
 
@@ -92,9 +98,10 @@ class Client:
         timeout_seconds: int | None = None,
         profile: ProfileChoice = None,
         proxy: ProxyChoice = DEFAULT_PROXY,
+        record: bool = False,
     ) -> Session:
         """A new session; `proxy` routes all its traffic through an upstream proxy (see ProxyChoice)."""
-        body = _spec(viewport_width, viewport_height, user_agent, timeout_seconds, profile)
+        body = _spec(viewport_width, viewport_height, user_agent, timeout_seconds, profile, record)
         if proxy is not DEFAULT_PROXY:
             body["proxy"] = _proxy(proxy)
         return Session.from_json(checked(self.http.post(SESSIONS, json=body)).json())
@@ -144,6 +151,38 @@ class Client:
     def screenshot(self, session_id: str) -> bytes:
         return checked(self.http.get(f"{SESSIONS}{session_id}/screenshot")).content
 
+    # --- files: downloads and the recording stay readable after the session ends, for the file retention
+
+    def downloads(self, session_id: str) -> Downloads:
+        answer = checked(self.http.get(f"{SESSIONS}{session_id}/downloads")).json()
+        return [Download.from_json(d) for d in answer["downloads"]]
+
+    def download(self, session_id: str, name: str) -> bytes:
+        return checked(self.http.get(f"{SESSIONS}{session_id}/downloads/{quote(name, safe='')}")).content
+
+    def upload(self, session_id: str, *files: UploadSource) -> Uploads:
+        """Upload local files (paths) or (name, bytes) into the session's own directory."""
+        parts = upload_parts(files)
+        try:
+            return uploaded(checked(self.http.post(f"{SESSIONS}{session_id}/files", files=parts)).json())
+        finally:
+            close_parts(parts)
+
+    def set_input_files(self, session_id: str, selector: str, names: Names) -> None:
+        """Set uploaded files (by name) on a file input of the session's page."""
+        body = {"selector": selector, "files": names}
+        checked(self.http.post(f"{SESSIONS}{session_id}/upload", json=body))
+
+    def pdf(
+        self, session_id: str, format: str = "A4", landscape: bool = False, print_background: bool = False
+    ) -> bytes:
+        query = pdf_query(format, landscape, print_background)
+        return checked(self.http.get(f"{SESSIONS}{session_id}/pdf", params=query)).content
+
+    def recording(self, session_id: str) -> bytes:
+        """The session's video (WebM), once it has ended (409 while it is still being recorded or finalised)."""
+        return checked(self.http.get(f"{SESSIONS}{session_id}/recording")).content
+
     def live_link(self, session_id: str, interactive: bool = False, ttl_seconds: int = 900) -> LiveLink:
         """A page anyone with the URL can open (or embed in an iframe) to watch the session, and with
         `interactive` to drive it with mouse and keyboard, for `ttl_seconds` or until the session ends."""
@@ -176,9 +215,10 @@ class AsyncClient:
         timeout_seconds: int | None = None,
         profile: ProfileChoice = None,
         proxy: ProxyChoice = DEFAULT_PROXY,
+        record: bool = False,
     ) -> Session:
         """A new session; `proxy` routes all its traffic through an upstream proxy (see ProxyChoice)."""
-        body = _spec(viewport_width, viewport_height, user_agent, timeout_seconds, profile)
+        body = _spec(viewport_width, viewport_height, user_agent, timeout_seconds, profile, record)
         if proxy is not DEFAULT_PROXY:
             body["proxy"] = _proxy(proxy)
         return Session.from_json(checked(await self.http.post(SESSIONS, json=body)).json())
@@ -227,6 +267,36 @@ class AsyncClient:
 
     async def screenshot(self, session_id: str) -> bytes:
         return checked(await self.http.get(f"{SESSIONS}{session_id}/screenshot")).content
+
+    # --- files: downloads and the recording stay readable after the session ends, for the file retention
+
+    async def downloads(self, session_id: str) -> Downloads:
+        answer = checked(await self.http.get(f"{SESSIONS}{session_id}/downloads")).json()
+        return [Download.from_json(d) for d in answer["downloads"]]
+
+    async def download(self, session_id: str, name: str) -> bytes:
+        return checked(await self.http.get(f"{SESSIONS}{session_id}/downloads/{quote(name, safe='')}")).content
+
+    async def upload(self, session_id: str, *files: UploadSource) -> Uploads:
+        """Upload local files (paths) or (name, bytes) into the session's own directory."""
+        parts = upload_parts(files)
+        try:
+            return uploaded(checked(await self.http.post(f"{SESSIONS}{session_id}/files", files=parts)).json())
+        finally:
+            close_parts(parts)
+
+    async def set_input_files(self, session_id: str, selector: str, names: Names) -> None:
+        body = {"selector": selector, "files": names}
+        checked(await self.http.post(f"{SESSIONS}{session_id}/upload", json=body))
+
+    async def pdf(
+        self, session_id: str, format: str = "A4", landscape: bool = False, print_background: bool = False
+    ) -> bytes:
+        query = pdf_query(format, landscape, print_background)
+        return checked(await self.http.get(f"{SESSIONS}{session_id}/pdf", params=query)).content
+
+    async def recording(self, session_id: str) -> bytes:
+        return checked(await self.http.get(f"{SESSIONS}{session_id}/recording")).content
 
     async def live_link(self, session_id: str, interactive: bool = False, ttl_seconds: int = 900) -> LiveLink:
         """A page anyone with the URL can open (or embed in an iframe) to watch the session, and with

@@ -34,6 +34,7 @@ class Session:
     profile_saved_at: datetime | None = None
     profile_save: str | None = None  # persisting sessions: pending, saved, failed or not_saved
     proxy: dict[str, Any] | None = None  # {"server", "username"} of its upstream proxy (never the password)
+    recording_url: str | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Session":
@@ -55,6 +56,7 @@ class Session:
             profile_saved_at=stamp("profile_saved_at"),
             profile_save=data.get("profile_save"),
             proxy=data.get("proxy"),
+            recording_url=data.get("recording_url"),
         )
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from . import clock
 from .activity import ActivityRecorder
+from .files import DownloadInfo
 from .lifecycle import LIVE, EndReason, SessionStatus
 from .profiles import ProfileStore
 from .registry import WorkerRegistry
@@ -47,7 +48,7 @@ class WorkerAgent:
         recovered = await self.recover_previous_incarnation()
         if recovered:
             log.warning("marked %d session(s) of this worker's previous run as ended", recovered)
-        await self.worker.start(self.end_lost, self.load_changed, self.profiles)
+        await self.worker.start(self.end_lost, self.load_changed, self.download_done, self.profiles)
         await self.heartbeat()
 
     async def heartbeat(self) -> None:
@@ -58,6 +59,13 @@ class WorkerAgent:
             log.warning("an operator asked worker %s to drain", self.worker_id)
             self.drain_requested.set()
         await self.reconcile()
+
+    async def download_done(self, session_id: str, download: DownloadInfo) -> None:
+        """A session's download completed: its owner's `download` event (SSE and webhooks)."""
+        try:
+            await self.store.file_event(session_id, "download", download.name, download.size_bytes)
+        except Exception:
+            log.warning("could not emit the download event of session %s", session_id, exc_info=True)
 
     async def load_changed(self, load: WorkerLoad) -> None:
         await self.registry.report_used(self.worker_id, load.used)

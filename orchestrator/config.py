@@ -122,6 +122,14 @@ class Settings(BaseSettings):
     max_evaluate_result_bytes: int = Field(8 * 1024 * 1024, ge=1024)  # a larger REST evaluate result answers 400
     header_timeout: float = Field(10.0, gt=0, le=3600)  # a request head (line and headers) must arrive within this
 
+    # --- session files: downloads, uploads, PDF, recordings (workers/worker_files.py) ---
+    # What one session's files may hold on its worker, downloads, uploads and recording together; a download that
+    # would pass it is cancelled and marked failed, an upload answers 413, a recording stops. 0: not bounded.
+    session_disk_quota: int = Field(500 * 1024 * 1024, ge=0)
+    file_retention: int = Field(3600, ge=1)  # seconds an ended session's files stay readable, then are deleted
+    record_fps: int = Field(10, ge=1, le=30)  # frames a second of a recording (the last frame held between changes)
+    record_max_width: int = Field(1280, ge=160, le=3840)  # wider viewports are scaled down to this for recordings
+
     # --- isolation: egress and webhooks ---
     # Webhooks may target loopback addresses (never the pool's own ports): for tests and single-host setups only.
     webhooks_allow_loopback: bool = False

@@ -103,6 +103,18 @@ class QuotaExceeded(BrowserpoolError):
         self.retry_after = retry_after
 
 
+class FileNotFound(BrowserpoolError):
+    """No such file of this session (never there, or past its retention)."""
+
+
+class RecordingNotReady(BrowserpoolError):
+    """The session is still being recorded, or its video is being finalised (answered 409)."""
+
+
+class DiskQuotaExceeded(BrowserpoolError):
+    """The session's files would pass BROWSERPOOL_SESSION_DISK_QUOTA (answered 413)."""
+
+
 class LiveLinkNotFound(BrowserpoolError):
     """No such live link on this session (unknown, expired or already revoked)."""
 

@@ -2,9 +2,10 @@
 
 The one owner of the stream. It is written atomically with each change by the scripts that make it
 (lua/create.lua: `created`; lua/transition.lua: `active`, `closing`, `ended`), and by `append` here for
-the events no status change carries (`withdrawn`, `expiring`; `takeover_started`/`takeover_ended` from
-live_links.py); every reader goes through
-`EventStream`. An entry's fields, in this order: type, session_id, status, reason ("" for none), at_ms.
+the events no status change carries (`withdrawn`, `expiring`, `download` with the file's `name` and
+`size_bytes`; `takeover_started`/`takeover_ended` from live_links.py); every reader goes through `EventStream`.
+An entry's fields, in this order: type, session_id, status, reason ("" for none), at_ms, then for `download`
+name and size_bytes.
 At most EVENTS_KEPT entries per user are kept (trimmed approximately).
 """
 
@@ -28,6 +29,8 @@ class Event:
     status: str
     reason: str
     at_ms: int
+    name: str = ""  # `download`: the file's name in the session's downloads
+    size_bytes: int | None = None  # `download`: its size
 
     @classmethod
     def of(cls, event_id: str, fields: dict[str, str]) -> "Event":
@@ -38,6 +41,8 @@ class Event:
             status=fields.get("status", ""),
             reason=fields.get("reason", ""),
             at_ms=int(fields["at_ms"]),
+            name=fields.get("name", ""),
+            size_bytes=int(fields["size_bytes"]) if "size_bytes" in fields else None,
         )
 
     def payload(self) -> dict[str, str]:
@@ -49,6 +54,8 @@ class Event:
             "status": self.status,
             "reason": self.reason,
             "at_ms": str(self.at_ms),
+            "name": self.name,
+            "size_bytes": "" if self.size_bytes is None else str(self.size_bytes),
         }
         return {k: v for k, v in fields.items() if v != ""}
 
@@ -74,8 +81,24 @@ class EventStream:
         return [Event.of(event_id, fields) for _, entries in reply for event_id, fields in entries]
 
     def append(
-        self, pipe: Pipeline, user_id: str, kind: str, session_id: str, status: str, at_ms: int, reason: str = ""
+        self,
+        pipe: Pipeline,
+        user_id: str,
+        kind: str,
+        session_id: str,
+        status: str,
+        at_ms: int,
+        reason: str = "",
+        file: tuple[str, int] | None = None,
     ) -> None:
-        """Queue one event on `pipe` (written with whatever else the pipeline does)."""
-        fields = {"type": kind, "session_id": session_id, "status": status, "reason": reason, "at_ms": at_ms}
+        """Queue one event on `pipe` (written with whatever else the pipeline does); `file`: (name, size_bytes)."""
+        fields: dict[str, str | int] = {
+            "type": kind,
+            "session_id": session_id,
+            "status": status,
+            "reason": reason,
+            "at_ms": at_ms,
+        }
+        if file is not None:
+            fields.update(name=file[0], size_bytes=file[1])
         pipe.xadd(self.keys.user_events(user_id), fields, maxlen=EVENTS_KEPT, approximate=True)

@@ -11,6 +11,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from . import clock
+from .files import FileStats
 from .queue import CreateQueue
 from .registry import WorkerRegistry
 from .store import SessionStore
@@ -25,6 +26,7 @@ class _Deployment(Collector):
         self.stats: dict[str, int] = {}
         self.workers: list[tuple[str, int, int, bool]] = []
         self.queued = 0
+        self.files: tuple[str, FileStats] | None = None  # this node's worker's session files, if it has one
 
     def collect(self) -> Iterator[Metric]:
         sessions = GaugeMetricFamily(
@@ -63,6 +65,21 @@ class _Deployment(Collector):
             "Final saves of persisting sessions that failed (the profile kept its previous version)",
             value=self.stats.get("profile_save_failures", 0),
         )
+        if self.files is not None:
+            yield from _file_metrics(*self.files)
+
+
+def _file_metrics(worker_id: str, stats: FileStats) -> Iterator[Metric]:
+    on_disk = GaugeMetricFamily(
+        "browserpool_files_bytes", "Bytes of session files (downloads, uploads, recordings) on disk", labels=["worker"]
+    )
+    on_disk.add_metric([worker_id], stats.bytes_on_disk)
+    downloads = CounterMetricFamily("browserpool_downloads", "Session downloads finished", labels=["worker", "state"])
+    downloads.add_metric([worker_id, "complete"], stats.downloads_complete)
+    downloads.add_metric([worker_id, "failed"], stats.downloads_failed)
+    recording = GaugeMetricFamily("browserpool_recordings_in_progress", "Sessions being recorded", labels=["worker"])
+    recording.add_metric([worker_id], stats.recordings_in_progress)
+    yield from (on_disk, downloads, recording)
 
 
 class Metrics:
@@ -98,7 +115,14 @@ class Metrics:
             registry=self.registry,
         )
 
-    async def refresh(self, store: SessionStore, registry: WorkerRegistry, queue: CreateQueue | None) -> None:
+    async def refresh(
+        self,
+        store: SessionStore,
+        registry: WorkerRegistry,
+        queue: CreateQueue | None,
+        files: tuple[str, FileStats] | None = None,
+    ) -> None:
+        self._deployment.files = files
         self._deployment.stats = await store.stats()
         live = await registry.live(clock.now_ms())
         self._deployment.workers = [(w.worker_id, w.capacity, w.used, w.draining) for w in live]

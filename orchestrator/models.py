@@ -28,6 +28,7 @@ class SessionSpec:
     timeout_seconds: int
     profile: ProfileRef | None = None
     proxy: UpstreamProxy | None = None  # with its password: in the worker's memory only, never in a record
+    record: bool = False  # the worker records its pages as video (workers/recorder.py)
 
 
 # A SessionRequest that names no proxy (the default proxy applies), as opposed to `None` (go direct).
@@ -45,6 +46,7 @@ class SessionRequest:
     profile: str | None = None  # a profile name of the requesting user
     persist_profile: bool = False
     proxy: UpstreamProxy | str | None = DEFAULT_PROXY  # an upstream, None (direct) or DEFAULT_PROXY
+    record: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,11 +71,19 @@ class SessionRecord:
     profile_save: str | None = None  # persisting sessions: `pending` until its final save, then `saved` or `failed`
     proxy_server: str | None = None  # its upstream proxy as scheme://host:port (never its credentials' password)
     proxy_username: str | None = None
+    record: bool = False
 
     @property
     def spec(self) -> SessionSpec:
         profile = ProfileRef(self.user_id, self.profile, self.profile_persist) if self.profile else None
-        return SessionSpec(self.viewport_width, self.viewport_height, self.user_agent, self.timeout_seconds, profile)
+        return SessionSpec(
+            self.viewport_width,
+            self.viewport_height,
+            self.user_agent,
+            self.timeout_seconds,
+            profile,
+            record=self.record,
+        )
 
     def to_hash(self) -> dict[str, str]:
         fields = {
@@ -91,6 +101,8 @@ class SessionRecord:
         }
         if self.user_agent is not None:
             fields["user_agent"] = self.user_agent
+        if self.record:
+            fields["record"] = "1"
         if self.profile is not None:
             fields["profile"] = self.profile
             fields["profile_persist"] = "1" if self.profile_persist else "0"
@@ -120,6 +132,7 @@ class SessionRecord:
             expires_at_ms=int(raw["expires_at_ms"]),
             ended_at_ms=int(ended) if ended else None,
             end_reason=raw.get("end_reason"),
+            record=raw.get("record") == "1",
             profile=raw.get("profile"),
             profile_persist=raw.get("profile_persist") == "1",
             profile_saved_at_ms=int(raw["profile_saved_at_ms"]) if raw.get("profile_saved_at_ms") else None,

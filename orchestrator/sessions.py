@@ -15,16 +15,19 @@ from .config import Settings
 from .directory import WorkerDirectory
 from .errors import (
     ClientGaveUp,
+    FileNotFound,
     InvalidInput,
     NoProfileToSave,
     NotReplicated,
     PoolFull,
     PoolUnavailable,
     ProfileNotFound,
+    RecordingNotReady,
     SessionEnded,
     SessionNotFound,
     SessionNotReady,
 )
+from .files import DownloadInfo, FileStream, PdfOptions, UploadedFile
 from .lifecycle import EndReason, SessionStatus
 from .models import DEFAULT_PROXY, ProfileRef, SessionRecord, SessionRequest, SessionSpec
 from .profiles import ProfileStore
@@ -32,7 +35,7 @@ from .proxies import UpstreamProxy, always_refused, proxy_from_url
 from .queue import CreateQueue, wait_for_turn
 from .redis_watch import ReplicaWait
 from .store import SessionStore, Transition
-from .worker import BrowserWorker, CdpClient, CdpMode, NavigationResult
+from .worker import BrowserWorker, CdpClient, CdpMode, NavigationResult, Upload
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +99,15 @@ class CreatePolicy:
             raise InvalidInput(f"timeout_seconds must be at most {self.max_timeout}")
         profile = ProfileRef(user_id, request.profile, request.persist_profile) if request.profile else None
         proxy = self.proxy_for(request)
-        return SessionSpec(request.viewport_width, request.viewport_height, request.user_agent, timeout, profile, proxy)
+        return SessionSpec(
+            request.viewport_width,
+            request.viewport_height,
+            request.user_agent,
+            timeout,
+            profile,
+            proxy=proxy,
+            record=request.record,
+        )
 
 
 class SessionService:
@@ -229,6 +240,40 @@ class SessionService:
 
     async def content(self, user_id: str, session_id: str) -> str:
         return await self._drive(user_id, session_id, lambda w: w.content(session_id))
+
+    async def pdf(self, user_id: str, session_id: str, options: PdfOptions) -> bytes:
+        return await self._drive(user_id, session_id, lambda w: w.pdf(session_id, options))
+
+    # --- files: downloads and recordings stay readable after the end, for the file retention --
+
+    async def downloads(self, user_id: str, session_id: str) -> list[DownloadInfo]:
+        return await (await self._file_holder(user_id, session_id)).downloads(session_id)
+
+    async def download(self, user_id: str, session_id: str, name: str) -> FileStream:
+        return await (await self._file_holder(user_id, session_id)).open_file(session_id, name)
+
+    async def recording(self, user_id: str, session_id: str) -> FileStream:
+        record = await self.get(user_id, session_id)
+        if not record.record:
+            raise FileNotFound('this session was not recorded (create it with "record": true)')
+        if record.status.is_live:
+            raise RecordingNotReady(
+                "the session is still being recorded: its video is ready once the session has ended"
+            )
+        return await (await self.directory.get(record.worker_id)).open_file(session_id, None)
+
+    async def upload(self, user_id: str, session_id: str, files: list[Upload]) -> list[UploadedFile]:
+        return await self._drive(user_id, session_id, lambda w: w.upload(session_id, files))
+
+    async def set_input_files(self, user_id: str, session_id: str, selector: str, names: list[str]) -> None:
+        await self._drive(user_id, session_id, lambda w: w.set_input_files(session_id, selector, names))
+
+    async def _file_holder(self, user_id: str, session_id: str) -> BrowserWorker:
+        """The worker that holds (or held) the session: its files stay there after the end."""
+        record = await self.get(user_id, session_id)
+        if record.status is SessionStatus.STARTING:
+            raise SessionNotReady(record.status.value)
+        return await self.directory.get(record.worker_id)
 
     # --- CDP ---------------------------------------------------------------------------------
 
@@ -372,6 +417,7 @@ class SessionService:
             profile_persist=bool(profile and profile.persist),
             proxy_server=spec.proxy.server if spec.proxy else None,
             proxy_username=spec.proxy.username if spec.proxy else None,
+            record=spec.record,
         )
 
     async def _drive(self, user_id: str, session_id: str, action: Callable[[BrowserWorker], Awaitable[T]]) -> T:

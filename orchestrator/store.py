@@ -95,6 +95,17 @@ class SessionStore:
                 self.events.append(pipe, user_id, "expiring", session_id, SessionStatus.ACTIVE, deadline)
             await pipe.execute()
 
+    async def file_event(self, session_id: str, kind: str, name: str, size_bytes: int) -> None:
+        """Emit a file event (`download`) on the session owner's stream, with the session's current status."""
+        fields = await self.redis.hmget(self.keys.session(session_id), ["user_id", "status"])
+        if not fields[0]:
+            return  # the record is gone (past its retention): nobody to tell
+        async with self.redis.pipeline(transaction=False) as pipe:
+            self.events.append(
+                pipe, fields[0], kind, session_id, fields[1] or "", clock.now_ms(), file=(name, size_bytes)
+            )
+            await pipe.execute()
+
     async def stats(self) -> dict[str, int]:
         return {k: int(v) for k, v in (await self.redis.hgetall(self.keys.stats)).items()}
 

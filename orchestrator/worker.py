@@ -6,11 +6,12 @@ speaks the worker's internal HTTP API). `OwnedWorker` adds what only the process
 browsers can do.
 """
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .files import DownloadInfo, FileStats, FileStream, PdfOptions, UploadedFile
 from .lifecycle import EndReason
 from .models import SessionSpec
 
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 SessionsLost = Callable[[Sequence[str], EndReason], Awaitable[None]]
 Activity = Callable[[], Awaitable[None]]
 LoadChanged = Callable[["WorkerLoad"], Awaitable[None]]
+DownloadDone = Callable[[str, DownloadInfo], Awaitable[None]]  # (session id, the download that completed)
+Upload = tuple[str, AsyncIterator[bytes]]  # (the name a client gave the file, its bytes)
 
 
 class CdpMode(StrEnum):
@@ -90,6 +93,22 @@ class BrowserWorker(Protocol):
     async def save_profile(self, session_id: str) -> None:
         """Save the session's state into its profile now (a checkpoint); NoProfileToSave if it persists none."""
 
+    # --- files: also after the session ended, for the file retention ---
+
+    async def downloads(self, session_id: str) -> list[DownloadInfo]:
+        """The session's downloads, oldest first (empty for a session this worker knows nothing of)."""
+
+    async def open_file(self, session_id: str, name: str | None) -> FileStream:
+        """A download by name, or with name None the session's recording; FileNotFound / RecordingNotReady."""
+
+    async def upload(self, session_id: str, files: list[Upload]) -> list[UploadedFile]:
+        """Store files in the session's own directory; DiskQuotaExceeded past its quota (nothing kept then)."""
+
+    async def set_input_files(self, session_id: str, selector: str, names: list[str]) -> None:
+        """Set uploaded files (by name) on a file input of the session's page."""
+
+    async def pdf(self, session_id: str, options: PdfOptions) -> bytes: ...
+
 
 class OwnedWorker(BrowserWorker, Protocol):
     """The worker whose browsers live in this process."""
@@ -98,8 +117,11 @@ class OwnedWorker(BrowserWorker, Protocol):
         self,
         on_sessions_lost: SessionsLost,
         on_load_changed: LoadChanged | None = None,
+        on_download: DownloadDone | None = None,
         profiles: "ProfileStore | None" = None,
     ) -> None: ...
+
+    def file_stats(self) -> FileStats: ...
 
     async def stop(self) -> None:
         """Close every context and browser. Safe to call twice."""

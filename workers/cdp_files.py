@@ -21,9 +21,10 @@ def path_outside(paths: object, directory: str) -> str | None:
         if not _inside(path, root):
             return (
                 f"{path!r} is not a file inside this session's own directory (the browser runs on the pool's host, "
-                "not yours, and reads no other host file). Send the file's contents instead of a path: Playwright's "
-                "set_input_files with a path does so by itself over connect_over_cdp, or pass {name, mimeType, "
-                "buffer} payloads; Puppeteer: set the input's files from the page (DataTransfer)"
+                "not yours, and reads no other host file). Upload it into the session first (POST "
+                "/v1/browser/sessions/{id}/files) and pass the path that answers, or send the file's contents "
+                "instead of a path: Playwright's set_input_files with a path does so by itself over connect_over_cdp "
+                "(without is_local), or pass {name, mimeType, buffer} payloads"
             )
     return None
 

@@ -284,7 +284,10 @@ class CdpScope:
 
     def _download_path(self, method: str, params: Json, caller: Caller) -> Command:
         rewritten = {key: value for key, value in params.items() if key != "downloadPath"}
-        if params.get("behavior") in _ALLOWING:
+        if method == "Browser.setDownloadBehavior" and params.get("behavior") in (*_ALLOWING, "default"):
+            # Named by guid, as the worker sets it: the session's list of downloads finds each file by its guid.
+            rewritten["behavior"] = "allowAndName"
+        if rewritten.get("behavior") in _ALLOWING:
             rewritten["downloadPath"] = self.files_dir  # never a path of the client's
         return Command(params=rewritten)
 

@@ -1,37 +1,30 @@
-"""Download bytes per session: every download of a session lands in its own directory, so its size is
-what the session wrote.
+"""Disk bytes per session (BROWSERPOOL_SESSION_DISK_QUOTA): its downloads, uploads and recording together.
 
-Chromium writes a download in progress as `<name>.crdownload` and renames it when it completes; both
-count. The directories are read on the bounds sampler's thread (blocking: scandir and stat), every few
-tens of milliseconds; a session past its quota is reported, and what it has in progress is cancelled over
-CDP by the caller (workers/session_bounds.py), which also removes the partial files Chromium leaves.
+Every download of a session lands in its own live directory, uploads in that directory's `uploads/`, and
+its recording in its entry of the worker's file store (workers/session_files.py), so what those trees hold
+is what the session costs the disk. Chromium writes a download in progress as `<guid>.crdownload` directly
+in the live directory and renames it when it completes; both count. The trees are read on the bounds
+sampler's thread (blocking: scandir and stat), every few tens of milliseconds; a session past its quota is
+reported, and the caller (workers/session_bounds.py) cancels its downloads in progress over CDP, removes
+the partial files Chromium leaves and stops its recording.
 """
 
 import os
 import threading
 from pathlib import Path
 
+from .file_store import tree_bytes
+
 IN_PROGRESS_SUFFIX = ".crdownload"
 
 
-def directory_bytes(path: str) -> tuple[int, list[str]]:
-    """(bytes of every file in `path`, names of the downloads still in progress); (0, []) if it is gone."""
-    total = 0
-    partial: list[str] = []
+def partial_downloads(path: str) -> list[str]:
+    """Names of the downloads still in progress directly in `path` ([] if it is gone)."""
     try:
         with os.scandir(path) as entries:
-            for entry in entries:
-                try:
-                    if not entry.is_file(follow_symlinks=False):
-                        continue
-                    total += entry.stat(follow_symlinks=False).st_size
-                except OSError:
-                    continue  # renamed or removed while we looked
-                if entry.name.endswith(IN_PROGRESS_SUFFIX):
-                    partial.append(entry.name)
+            return [e.name for e in entries if e.name.endswith(IN_PROGRESS_SUFFIX)]
     except OSError:
-        pass
-    return total, partial
+        return []
 
 
 def remove_partial(path: str, names: list[str]) -> None:
@@ -41,29 +34,34 @@ def remove_partial(path: str, names: list[str]) -> None:
             Path(path, name).unlink(missing_ok=True)
 
 
-class DownloadQuota:
-    """The session directories of one browser, each held to `limit_bytes`."""
+class DiskQuota:
+    """The files of one browser's sessions, each session held to `limit_bytes` across its directories."""
 
     def __init__(self, limit_bytes: int) -> None:
         self.limit_bytes = limit_bytes
-        self._dirs: dict[str, str] = {}  # session id -> its directory
+        self._dirs: dict[str, list[str]] = {}  # session id -> its directories, the live (download) one first
         self._lock = threading.Lock()
 
-    def watch(self, session_id: str, path: str) -> None:
+    def watch(self, session_id: str, paths: list[str]) -> None:
         with self._lock:
-            self._dirs[session_id] = path
+            self._dirs[session_id] = list(paths)
 
     def forget(self, session_id: str) -> None:
         with self._lock:
             self._dirs.pop(session_id, None)
 
+    def usage(self, session_id: str) -> int:
+        with self._lock:
+            paths = list(self._dirs.get(session_id, []))
+        return tree_bytes(paths)
+
     def check(self) -> dict[str, tuple[int, list[str]]]:
-        """Sessions past the quota with downloads in progress: id -> (bytes, partial file names). Blocking."""
+        """Sessions past the quota: id -> (bytes, names of partial downloads in its live directory). Blocking."""
         with self._lock:
             dirs = list(self._dirs.items())
         over: dict[str, tuple[int, list[str]]] = {}
-        for session_id, path in dirs:
-            total, partial = directory_bytes(path)
-            if total > self.limit_bytes and partial:
-                over[session_id] = (total, partial)
+        for session_id, paths in dirs:
+            total = tree_bytes(paths)
+            if total > self.limit_bytes:
+                over[session_id] = (total, partial_downloads(paths[0]) if paths else [])
         return over

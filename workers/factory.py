@@ -4,8 +4,10 @@ from orchestrator.addresses import page_policy
 from orchestrator.config import Settings
 
 from .cdp_limits import CdpLimits
+from .file_store import FileStore
 from .local import LocalWorker
 from .session_bounds import SessionLimits
+from .worker_files import WorkerFiles
 
 
 def local_worker(settings: Settings) -> LocalWorker:
@@ -23,4 +25,10 @@ def local_worker(settings: Settings) -> LocalWorker:
         chromium_user=settings.chromium_user,
         chromium_sandbox=settings.chromium_sandbox,
         limits=SessionLimits.from_settings(settings),
+        files=WorkerFiles(
+            FileStore.for_worker(settings.state_dir, settings.effective_worker_id, settings.file_retention),
+            settings.session_disk_quota,
+            fps=settings.record_fps,
+            max_width=settings.record_max_width,
+        ),
     )

@@ -25,7 +25,15 @@ from orchestrator.lifecycle import EndReason
 from orchestrator.models import SessionSpec
 from orchestrator.profiles import ProfileStore
 from orchestrator.proxies import UpstreamProxy
-from orchestrator.worker import CdpClient, CdpMode, LoadChanged, NavigationResult, SessionsLost, WorkerLoad
+from orchestrator.worker import (
+    CdpClient,
+    CdpMode,
+    DownloadDone,
+    LoadChanged,
+    NavigationResult,
+    SessionsLost,
+    WorkerLoad,
+)
 
 from .cdp_limits import CdpLimits
 from .cdp_relay import CdpRelay, close_client
@@ -38,6 +46,7 @@ from .egress_routes import Route
 from .evaluate_bound import bounded_evaluate
 from .jsonable import jsonable
 from .launcher import ChromiumLaunch, prepare_launch
+from .local_files import FileActions
 from .navigation_watch import NavigationWatch
 from .placement import least_loaded
 from .process_guard import driver_environment, make_undumpable
@@ -46,11 +55,12 @@ from .ready_shapes import ReadyShapes
 from .sandbox import SandboxMode
 from .session_bounds import BrowserBounds, SessionLimits
 from .slot import BrowserSlot, SessionPage
+from .worker_files import WorkerFiles
 
 log = logging.getLogger(__name__)
 
 
-class LocalWorker:
+class LocalWorker(FileActions):
     def __init__(
         self,
         worker_id: str,
@@ -66,6 +76,7 @@ class LocalWorker:
         chromium_user: str = "auto",
         chromium_sandbox: SandboxMode = "auto",
         limits: SessionLimits | None = None,
+        files: WorkerFiles | None = None,
     ) -> None:
         self._worker_id = worker_id
         self.chromium_user = chromium_user  # BROWSERPOOL_CHROMIUM_USER: see workers.chromium_user
@@ -79,7 +90,8 @@ class LocalWorker:
         self._warm_again = False
         self.egress = EgressProxy(egress) if egress is not None else None
         self._warming = False
-        self.slots = [BrowserSlot(index=i, tag=f"{worker_id}/{i}") for i in range(browsers)]
+        self.files = files  # sessions' downloads, uploads and recordings, kept past their end (None: removed at close)
+        self.slots = [BrowserSlot(index=i, tag=f"{worker_id}/{i}", files=files) for i in range(browsers)]
         self._playwright: Playwright | None = None
         self._plan: ChromiumLaunch | None = None  # how browsers start: user, sandbox, environment, directories
         self._on_lost: SessionsLost | None = None
@@ -104,6 +116,7 @@ class LocalWorker:
         self,
         on_sessions_lost: SessionsLost,
         on_load_changed: LoadChanged | None = None,
+        on_download: DownloadDone | None = None,
         profiles: ProfileStore | None = None,
     ) -> None:
         self._on_lost = on_sessions_lost
@@ -112,6 +125,9 @@ class LocalWorker:
         make_undumpable()  # before anything of Chromium's runs: its user may be ours (containers)
         self._plan = plan = await asyncio.to_thread(self._prepare)
         try:
+            if self.files is not None:
+                self.files.on_download = on_download
+                await self.files.start()
             if self.egress is not None:
                 await self.egress.start()
             with driver_environment(plan.driver_tmpdir):
@@ -128,6 +144,8 @@ class LocalWorker:
         self._stopping = True
         for task in list(self._tasks):
             task.cancel()
+        if self.files is not None:
+            await self.files.stop()  # recordings finished and files kept, before the browsers go
         await asyncio.gather(*(slot.shut(timeout=10) for slot in self.slots), return_exceptions=True)
         playwright, self._playwright = self._playwright, None
         if playwright is not None:
@@ -193,7 +211,7 @@ class LocalWorker:
         held.profile = spec.profile
         if state is not None:
             await self._restore(slot, session_id, held, state)
-        await self._bound(slot, session_id, held)
+        await self._bound(slot, session_id, held, spec)  # after the restore: a recording starts on the session's page
         await self._load_changed()
         self._warm_up()
 
@@ -381,16 +399,24 @@ class LocalWorker:
 
     def _bounds_for(self, slot: BrowserSlot) -> BrowserBounds:
         """What holds a (re)launched browser's sessions to their limits; one past a bound that ends it ends."""
-        return BrowserBounds(slot.tag, self.limits, lambda sid, why: self._spawn(self._end_session(slot, sid, why)))
+        return BrowserBounds(
+            slot.tag, self.limits, lambda sid, why: self._spawn(self._end_session(slot, sid, why)), self.files
+        )
 
-    async def _bound(self, slot: BrowserSlot, session_id: str, held: SessionPage) -> None:
+    async def _bound(self, slot: BrowserSlot, session_id: str, held: SessionPage, spec: SessionSpec) -> None:
         """Before the session is handed out: its CDP ids (a client connects without waiting for them), its own
-        directory (all its downloads land there) and its limits. A session that cannot be bounded is not opened."""
+        directory (all its downloads land there), its files' entry and recording, and its limits. A session that
+        cannot be bounded is not opened."""
         try:
             await slot.context_id(held)
             held.download_dir = await asyncio.to_thread(slot.session_dir, session_id)
+            if self.files is not None and self._plan is not None:
+                await self.files.opened(session_id, held, spec, self._plan.home.user)
             if slot.bounds is not None:
                 await slot.bounds.register(session_id, held)
+        except InvalidInput:
+            await slot.close(session_id, timeout=5, reason="session could not be opened")
+            raise
         except (PlaywrightError, OSError) as exc:
             await slot.close(session_id, timeout=5, reason="session could not be opened")
             await self._close_route(held.route)
@@ -419,6 +445,9 @@ class LocalWorker:
         if lost.profile_dir:
             self._spawn(asyncio.to_thread(shutil.rmtree, lost.profile_dir, True))
         self._spawn(self._report_lost(lost.session_ids))
+        if self.files is not None:
+            for session_id in lost.session_ids:
+                self._spawn(self.files.ended(session_id))  # what it downloaded stays readable for the retention
         self._spawn(self._relaunch(slot))
 
     async def _relaunch(self, slot: BrowserSlot) -> None:

@@ -9,10 +9,14 @@ the size of a REST evaluate result). One BrowserBounds per browser enforces them
 - Memory: a sampler thread measures every renderer of the browser (workers/renderer_memory.py) and kills
   one past the bound; the session whose page crashed with status "killed" just after ends `failed` with
   end reason `memory`. Renderers are never shared between contexts, so no other session is touched.
-- Downloads: every download of a session lands in its own directory (the worker points the session's
-  context there; the relay does the same for its clients), and the same thread sums what each directory
-  holds (workers/download_quota.py); past the quota the session's downloads in progress are cancelled
-  (Browser.cancelDownload) and their partial files removed. The session lives on.
+- Disk: every download of a session lands in its own directory (the worker points the session's
+  context there; the relay does the same for its clients), and the same thread sums what its directories
+  hold, downloads, uploads and recording (workers/download_quota.py); past the quota the session's
+  downloads in progress are cancelled (Browser.cancelDownload), their partial files removed and its
+  recording stopped. The session lives on.
+- Download events of every context go to a `FileObserver` (workers/worker_files.py), which keeps each
+  session's list of downloads; a download is the session's whose page (frameId) began it, or, failing
+  that, the session whose directory holds its file.
 """
 
 import asyncio
@@ -21,7 +25,8 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from playwright.async_api import Browser, CDPSession
 from playwright.async_api import Error as PlaywrightError
@@ -29,7 +34,7 @@ from playwright.async_api import Error as PlaywrightError
 from orchestrator.config import Settings
 from orchestrator.lifecycle import EndReason
 
-from .download_quota import DownloadQuota, remove_partial
+from .download_quota import IN_PROGRESS_SUFFIX, DiskQuota, remove_partial
 from .renderer_memory import RendererMemory
 from .session_targets import TargetCensus
 
@@ -47,13 +52,27 @@ RUN = '{"id":1,"method":"Runtime.runIfWaitingForDebugger"}'
 Over = Callable[[str, EndReason], None]  # a session went past a bound that ends it
 
 
+class FileObserver(Protocol):
+    """Who keeps the sessions' lists of downloads (workers/worker_files.py)."""
+
+    def quota_paths(self, session_id: str) -> list[str]:
+        """The session's directories that count against its disk quota, its live (download) one first."""
+
+    def began(self, session_id: str, guid: str, url: str, suggested: str) -> None: ...
+
+    def progressed(self, guid: str, state: str, received: int) -> None: ...
+
+    def over_quota(self, session_id: str, total: int) -> None:
+        """The session went past its disk quota (called again while it stays past it)."""
+
+
 @dataclass(frozen=True)
 class SessionLimits:
     """What one session may cost; the defaults are the settings' defaults (orchestrator/config.py)."""
 
     memory_bytes: int = 1024 * MIB  # private memory of each of its renderers; 0: not bounded
     max_pages: int = 20  # page targets across its own context and the ones its CDP clients made
-    download_bytes: int = 512 * MIB  # what its directory may hold (downloads); 0: not bounded
+    download_bytes: int = 500 * MIB  # what its directories may hold (downloads, uploads, recording); 0: not bounded
     evaluate_result_bytes: int = 8 * MIB  # a REST evaluate result, measured in the page before it is sent
 
     @classmethod
@@ -61,18 +80,19 @@ class SessionLimits:
         return cls(
             memory_bytes=settings.session_memory_mb * MIB,
             max_pages=settings.max_pages_per_session,
-            download_bytes=settings.max_download_bytes,
+            download_bytes=_smallest(settings.max_download_bytes, settings.session_disk_quota),
             evaluate_result_bytes=settings.max_evaluate_result_bytes,
         )
 
 
 class BrowserBounds:
-    def __init__(self, tag: str, limits: SessionLimits, on_over: Over) -> None:
+    def __init__(self, tag: str, limits: SessionLimits, on_over: Over, files: FileObserver | None = None) -> None:
         self.tag = tag
         self.limits = limits
         self.census = TargetCensus()
         self.memory: RendererMemory | None = None
-        self.quota = DownloadQuota(limits.download_bytes) if limits.download_bytes else None
+        self.quota = DiskQuota(limits.download_bytes) if limits.download_bytes else None
+        self.files = files
         self._on_over = on_over
         self._sessions: dict[str, SessionPage] = {}
         self._cdp: CDPSession | None = None
@@ -94,7 +114,7 @@ class BrowserBounds:
         cdp.on("Target.targetInfoChanged", self._target_seen)
         cdp.on("Target.targetDestroyed", self._target_gone)
         cdp.on("Target.targetCrashed", self._target_crashed)
-        cdp.on("Browser.downloadWillBegin", lambda event: self._downloads.add(event.get("guid", "")))
+        cdp.on("Browser.downloadWillBegin", self._download_began)
         cdp.on("Browser.downloadProgress", self._download_progress)
         await cdp.send("Target.setDiscoverTargets", {"discover": True})
         # Events of every context's downloads come to a session that asked for them on any context: the
@@ -122,7 +142,8 @@ class BrowserBounds:
         if self._cdp is None or held.download_dir is None:
             return
         if self.quota is not None:
-            self.quota.watch(session_id, held.download_dir)
+            paths = self.files.quota_paths(session_id) if self.files is not None else [held.download_dir]
+            self.quota.watch(session_id, paths)
         behaviour = {"behavior": "allowAndName", "downloadPath": held.download_dir, "eventsEnabled": True}
         await self._cdp.send("Browser.setDownloadBehavior", {**behaviour, "browserContextId": held.context_id})
 
@@ -204,9 +225,30 @@ class BrowserBounds:
             log.warning("session %s went past its memory bound: its renderer was killed", owner[0])
             self._on_over(owner[0], EndReason.MEMORY)
 
+    def _download_began(self, event: dict[str, Any]) -> None:
+        guid = str(event.get("guid", ""))
+        self._downloads.add(guid)
+        if self.files is None:
+            return
+        owner = self._session_of(self.census.context_of(str(event.get("frameId", ""))))
+        owner_id = owner[0] if owner is not None else self._session_with_file(guid)
+        if owner_id is not None:
+            self.files.began(owner_id, guid, str(event.get("url", "")), str(event.get("suggestedFilename", "")))
+
+    def _session_with_file(self, guid: str) -> str | None:
+        """The session whose directory holds the download's file (a download a subframe began)."""
+        for session_id, held in self._sessions.items():
+            if held.download_dir is not None and any(
+                Path(held.download_dir, guid + suffix).exists() for suffix in ("", IN_PROGRESS_SUFFIX)
+            ):
+                return session_id
+        return None
+
     def _download_progress(self, event: dict[str, Any]) -> None:
         if event.get("state") in ("completed", "canceled"):
             self._downloads.discard(event.get("guid", ""))
+        if self.files is not None:
+            self.files.progressed(str(event.get("guid", "")), str(event.get("state", "")), _int(event, "receivedBytes"))
 
     # --- the sampler (its own thread) --------------------------------------------------------
 
@@ -228,7 +270,9 @@ class BrowserBounds:
     def _over_quota(self, over: dict[str, tuple[int, list[str]]]) -> None:
         for session_id, (total, partial) in over.items():
             held = self._sessions.get(session_id)
-            if held is not None and session_id not in self._cancelling:
+            if held is not None and self.files is not None:
+                self.files.over_quota(session_id, total)
+            if held is not None and partial and session_id not in self._cancelling:
                 self._cancelling.add(session_id)
                 self._spawn(self._cancel_downloads(session_id, held, total, partial))
 
@@ -261,6 +305,16 @@ class BrowserBounds:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _smallest(*limits: int) -> int:
+    """The tightest of several byte limits where 0 means none (0 if every one is 0)."""
+    return min((limit for limit in limits if limit), default=0)
+
+
+def _int(event: dict[str, Any], key: str) -> int:
+    value = event.get(key, 0)
+    return int(value) if isinstance(value, int | float) else 0
 
 
 def _contexts(held: "SessionPage") -> set[str]:

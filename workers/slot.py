@@ -6,7 +6,7 @@ import logging
 import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from playwright.async_api import Browser, BrowserContext, CDPSession, Page, Playwright, ProxySettings
 from playwright.async_api import Error as PlaywrightError
@@ -21,6 +21,9 @@ from .launcher import ChromiumLaunch
 from .processes import SLOT_FLAG, browser_pid
 from .ready_shapes import Shape
 from .session_bounds import BrowserBounds
+
+if TYPE_CHECKING:
+    from .worker_files import WorkerFiles
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +76,7 @@ class BrowserSlot:
     profile_dir: str | None = None  # Chromium's user data dir: removed when the browser dies
     home: ChromiumHome | None = None  # the directories its Chromium works in (set by launch)
     bounds: BrowserBounds | None = None  # what each session may cost (set by launch, stopped when the browser goes)
+    files: "WorkerFiles | None" = None  # keeps ended sessions' files for the retention; None: removed at close
     _browser_cdp: CDPSession | None = None
     _endpoint: str | None = None
 
@@ -207,12 +211,16 @@ class BrowserSlot:
             relay.end(1000, reason)
         # Commands they already sent may still create contexts: let those be answered and recorded first.
         await _quietly(asyncio.wait_for(asyncio.gather(*(r.wait_stopped() for r in relays)), RELAYS_STOP_TIMEOUT))
+        if self.files is not None:
+            await self.files.ending(session_id)  # its recording ends with it, before its pages go
         if before_close is not None:
-            await before_close(session_id, held)
+            await before_close(session_id, held)  # the profile's final save, its context still open
         for context_id in list(held.extra_contexts):
             await _quietly(self.browser_cdp_send("Target.disposeBrowserContext", {"browserContextId": context_id}))
         await _quietly(asyncio.wait_for(held.context.close(), timeout))
-        if held.download_dir is not None:
+        if self.files is not None:
+            await self.files.ended(session_id)  # its files stay readable for the retention
+        elif held.download_dir is not None:
             shutil.rmtree(held.download_dir, ignore_errors=True)
 
     async def context_id(self, held: SessionPage) -> str:

@@ -2,7 +2,9 @@
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
@@ -11,11 +13,12 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from orchestrator import errors
 from orchestrator.config import Settings
 from orchestrator.directory import RemoteFactory
+from orchestrator.files import DownloadInfo, FileStream, PdfOptions, UploadedFile
 from orchestrator.models import SessionSpec
 from orchestrator.registry import WorkerInfo
-from orchestrator.worker import Activity, CdpClient, CdpMode, ClientGone, NavigationResult
+from orchestrator.worker import Activity, CdpClient, CdpMode, ClientGone, NavigationResult, Upload
 
-from .wire import PREFIX, SECRET_HEADER, OpenSession, raise_again
+from .wire import FILE_NAME_HEADER, PREFIX, SECRET_HEADER, OpenSession, raise_again
 
 
 class RemoteWorker:
@@ -53,6 +56,49 @@ class RemoteWorker:
     async def content(self, session_id: str) -> str:
         return (await self._call("GET", f"/{session_id}/content")).text
 
+    async def downloads(self, session_id: str) -> list[DownloadInfo]:
+        answer = (await self._call("GET", f"/{session_id}/downloads")).json()
+        return [DownloadInfo.of(item) for item in answer["downloads"]]
+
+    async def open_file(self, session_id: str, name: str | None) -> FileStream:
+        """The file streamed from the worker as it arrives (never held whole here)."""
+        path = f"/{session_id}/recording" if name is None else f"/{session_id}/downloads/{quote(name, safe='')}"
+        try:
+            response = await self._http.send(self._http.build_request("GET", path), stream=True)
+        except httpx.TimeoutException as exc:
+            raise errors.ActionTimedOut(f"worker {self.worker_id} did not answer in time") from exc
+        except httpx.HTTPError as exc:
+            raise errors.PoolUnavailable(f"worker {self.worker_id} is unreachable: {exc}") from exc
+        if response.status_code >= 400:
+            await response.aread()
+            await response.aclose()
+            raise _error_of(response)
+        served = bytes.fromhex(response.headers.get(FILE_NAME_HEADER, "")).decode(errors="replace")
+        return FileStream(
+            served or name or "file",
+            int(response.headers.get("content-length", "0")),
+            response.headers.get("content-type", "application/octet-stream"),
+            _body(response),
+        )
+
+    async def upload(self, session_id: str, files: list[Upload]) -> list[UploadedFile]:
+        stored = []
+        for name, chunks in files:
+            answer = (await self._call("PUT", f"/{session_id}/files/{quote(name, safe='')}", content=chunks)).json()
+            stored.append(UploadedFile(answer["name"], answer["path"], answer["size_bytes"]))
+        return stored
+
+    async def set_input_files(self, session_id: str, selector: str, names: list[str]) -> None:
+        await self._call("POST", f"/{session_id}/upload", json={"selector": selector, "files": names})
+
+    async def pdf(self, session_id: str, options: PdfOptions) -> bytes:
+        query = {
+            "format": options.format,
+            "landscape": str(options.landscape).lower(),
+            "print_background": str(options.print_background).lower(),
+        }
+        return (await self._call("GET", f"/{session_id}/pdf", params=query)).content
+
     async def relay_cdp(
         self, session_id: str, client: CdpClient, on_activity: Activity, mode: CdpMode = CdpMode.FULL
     ) -> None:
@@ -73,12 +119,24 @@ class RemoteWorker:
         except httpx.HTTPError as exc:
             raise errors.PoolUnavailable(f"worker {self.worker_id} is unreachable: {exc}") from exc
         if response.status_code >= 400:
-            try:
-                payload = response.json()
-            except ValueError:
-                payload = {"detail": response.text[:200]}
-            raise raise_again(payload, response.status_code)
+            raise _error_of(response)
         return response
+
+
+def _error_of(response: httpx.Response) -> errors.BrowserpoolError:
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = {"detail": response.text[:200]}
+    return raise_again(payload, response.status_code)
+
+
+async def _body(response: httpx.Response) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in response.aiter_bytes():
+            yield chunk
+    finally:
+        await response.aclose()
 
 
 async def _pipe(client: CdpClient, upstream: ClientConnection) -> None:

@@ -5,19 +5,21 @@ carry their wire code (wire.ERRORS) so the caller can raise the same one.
 """
 
 import hmac
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response, WebSocket, status
+from fastapi import APIRouter, Depends, Request, Response, WebSocket, status
 from fastapi.requests import HTTPConnection
+from fastapi.responses import StreamingResponse
 
 from orchestrator.agent import WorkerAgent
 from orchestrator.errors import AuthenticationFailed, BrowserpoolError
+from orchestrator.files import FileStream, PaperFormat, PdfOptions
 from orchestrator.worker import CdpMode
 
 from ..deps import AgentDep, SharedDep
-from ..schemas import EvaluateRequest, EvaluateResponse, NavigateRequest, NavigateResponse
+from ..schemas import EvaluateRequest, EvaluateResponse, NavigateRequest, NavigateResponse, SetInputFilesRequest
 from ..websockets import ClientSocket, refuse
-from .wire import PREFIX, SECRET_HEADER, OpenSession
+from .wire import FILE_NAME_HEADER, PREFIX, SECRET_HEADER, OpenSession
 
 
 def _holds_secret(connection: HTTPConnection, shared: SharedDep) -> bool:
@@ -74,6 +76,51 @@ async def screenshot(session_id: str, agent: CallerDep) -> Response:
 @router.get("/{session_id}/content")
 async def content(session_id: str, agent: CallerDep) -> Response:
     return Response(await agent.worker.content(session_id), media_type="text/html; charset=utf-8")
+
+
+@router.get("/{session_id}/downloads")
+async def downloads(session_id: str, agent: CallerDep) -> dict[str, Any]:
+    return {"downloads": [d.to_json() for d in await agent.worker.downloads(session_id)]}
+
+
+def _streamed(stream: FileStream) -> StreamingResponse:
+    headers = {"Content-Length": str(stream.size_bytes), FILE_NAME_HEADER: stream.name.encode().hex()}
+    return StreamingResponse(stream.chunks, media_type=stream.media_type, headers=headers)
+
+
+@router.get("/{session_id}/downloads/{name}")
+async def download(session_id: str, name: str, agent: CallerDep) -> StreamingResponse:
+    return _streamed(await agent.worker.open_file(session_id, name))
+
+
+@router.get("/{session_id}/recording")
+async def recording(session_id: str, agent: CallerDep) -> StreamingResponse:
+    return _streamed(await agent.worker.open_file(session_id, None))
+
+
+@router.put("/{session_id}/files/{name}")
+async def upload(session_id: str, name: str, request: Request, agent: CallerDep) -> dict[str, Any]:
+    """One file, the request's body as it streams in."""
+    [stored] = await agent.worker.upload(session_id, [(name, request.stream())])
+    return {"name": stored.name, "path": stored.path, "size_bytes": stored.size_bytes}
+
+
+@router.post("/{session_id}/upload", status_code=status.HTTP_204_NO_CONTENT)
+async def set_input_files(session_id: str, body: SetInputFilesRequest, agent: CallerDep) -> Response:
+    await agent.worker.set_input_files(session_id, body.selector, body.files)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{session_id}/pdf")
+async def pdf(
+    session_id: str,
+    agent: CallerDep,
+    format: PaperFormat = "A4",
+    landscape: bool = False,
+    print_background: bool = False,
+) -> Response:
+    options = PdfOptions(format=format, landscape=landscape, print_background=print_background)
+    return Response(await agent.worker.pdf(session_id, options), media_type="application/pdf")
 
 
 @router.websocket("/{session_id}/cdp")

@@ -15,6 +15,7 @@ from orchestrator.proxies import UpstreamProxy
 
 PREFIX = "/internal/sessions"
 SECRET_HEADER = "X-Browserpool-Internal"
+FILE_NAME_HEADER = "X-Browserpool-File-Name"  # a served file's name, hex of its UTF-8 (headers are latin-1)
 
 Payload = dict[str, Any]
 
@@ -46,6 +47,7 @@ class OpenSession(BaseModel):
     timeout_seconds: int
     profile: OpenProfile | None = None
     proxy: OpenProxy | None = None
+    record: bool = False
 
     @classmethod
     def of(cls, spec: SessionSpec) -> "OpenSession":
@@ -57,12 +59,21 @@ class OpenSession(BaseModel):
             timeout_seconds=spec.timeout_seconds,
             profile=OpenProfile(user_id=ref.user_id, name=ref.name, persist=ref.persist) if ref else None,
             proxy=OpenProxy(**vars(spec.proxy)) if spec.proxy else None,
+            record=spec.record,
         )
 
     def spec(self) -> SessionSpec:
         ref = ProfileRef(self.profile.user_id, self.profile.name, self.profile.persist) if self.profile else None
         proxy = UpstreamProxy(**self.proxy.model_dump()) if self.proxy else None
-        return SessionSpec(self.viewport_width, self.viewport_height, self.user_agent, self.timeout_seconds, ref, proxy)
+        return SessionSpec(
+            self.viewport_width,
+            self.viewport_height,
+            self.user_agent,
+            self.timeout_seconds,
+            ref,
+            proxy=proxy,
+            record=self.record,
+        )
 
 
 def _detail(payload: Payload) -> str:
@@ -81,6 +92,9 @@ ERRORS: dict[str, tuple[type[errors.BrowserpoolError], Callable[[Payload], error
     ),
     "invalid_input": (errors.InvalidInput, lambda p: errors.InvalidInput(_detail(p))),
     "navigation_refused": (errors.NavigationRefused, lambda p: errors.NavigationRefused(_detail(p))),
+    "file_not_found": (errors.FileNotFound, lambda p: errors.FileNotFound(_detail(p))),
+    "recording_not_ready": (errors.RecordingNotReady, lambda p: errors.RecordingNotReady(_detail(p))),
+    "disk_quota_exceeded": (errors.DiskQuotaExceeded, lambda p: errors.DiskQuotaExceeded(_detail(p))),
     "profile_not_found": (errors.ProfileNotFound, lambda p: errors.ProfileNotFound(str(p.get("name", "")))),
     "no_profile_to_save": (errors.NoProfileToSave, lambda p: errors.NoProfileToSave(_detail(p))),
     "profile_lease_lost": (errors.ProfileLeaseLost, lambda p: errors.ProfileLeaseLost(_detail(p))),

@@ -44,6 +44,7 @@ def _headers(frame_ancestors: str = "'none'") -> dict[str, str]:
             f"script-src {_hashes(page, 'script')}",
             f"style-src {_hashes(page, 'style')}",
             "img-src 'self' blob: data:",
+            "media-src blob:",  # an ended session's recording, fetched with the user's credentials
             "connect-src 'self' ws: wss:",  # the live view opens the session's own CDP websocket
             "base-uri 'none'",
             "form-action 'none'",

@@ -38,7 +38,8 @@ async def session_events(
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> AsyncIterator[ServerSentEvent]:
     """Events `created`, `active`, `closing`, `expiring`, `takeover_started` / `takeover_ended` (a human's
-    interactive live view connected or left) and `ended` (with `reason`), from now on, or after
+    interactive live view connected or left), `download` (with `name` and `size_bytes`, when a download
+    completes) and `ended` (with `reason`), from now on, or after
     `Last-Event-ID` when a client reconnects."""
     try:
         async for event in _events(user.user_id, store, lease, request, last_event_id):
@@ -63,5 +64,7 @@ async def _events(
                 status=entry.status,
                 reason=entry.reason or None,
                 at=to_datetime(entry.at_ms),
+                name=entry.name or None,
+                size_bytes=entry.size_bytes,
             )
             yield ServerSentEvent(id=entry.id, event=event.type, data=event.model_dump(mode="json"))

@@ -7,7 +7,16 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from orchestrator.errors import PermissionDenied
 
-from ..deps import AuthenticatorDep, MetricsDep, QueueDep, RegistryDep, SettingsDep, StoreDep, bearer_of
+from ..deps import (
+    AuthenticatorDep,
+    FileStatsDep,
+    MetricsDep,
+    QueueDep,
+    RegistryDep,
+    SettingsDep,
+    StoreDep,
+    bearer_of,
+)
 
 router = APIRouter(tags=["metrics"])
 
@@ -20,6 +29,7 @@ async def metrics(
     store: StoreDep,
     registry: RegistryDep,
     queue: QueueDep,
+    files: FileStatsDep,
     x_api_key: Annotated[str | None, Header()] = None,
     authorization: Annotated[str | None, Header()] = None,
 ) -> Response:
@@ -27,5 +37,5 @@ async def metrics(
         user = await authenticator.user(bearer_of(authorization), x_api_key)
         if not user.is_admin:
             raise PermissionDenied("metrics are for admin users (or set BROWSERPOOL_METRICS_PUBLIC=true)")
-    await metrics.refresh(store, registry, queue)
+    await metrics.refresh(store, registry, queue, files)
     return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -1,5 +1,6 @@
 """The dashboard in a real browser: sign in, see the session rows, watch a live view receive frames."""
 
+import asyncio
 import re
 
 from playwright.async_api import async_playwright, expect
@@ -66,6 +67,35 @@ async def test_dashboard_lists_sessions_and_shows_a_live_view(daemon_settings: S
             await browser.close()
         status = (await daemon.client.get(f"/v1/browser/sessions/{first['session_id']}", headers=headers)).json()
         assert status["status"] == "closed"
+
+
+async def test_dashboard_plays_an_ended_sessions_recording(daemon_settings: Settings, site: str) -> None:
+    async with serve_daemon(daemon_settings) as daemon:
+        user = await daemon.runtime.shared.accounts.add_user("viewer", None)
+        key = (await daemon.runtime.shared.accounts.create_api_key(user, "ui")).secret
+        headers = {"X-API-Key": key}
+        sid = (await daemon.create(headers, record=True, viewport_width=480, viewport_height=270))["session_id"]
+        await daemon.client.post(f"/v1/browser/sessions/{sid}/navigate", json={"url": site + "/"}, headers=headers)
+        await asyncio.sleep(1.0)
+        await daemon.client.delete(f"/v1/browser/sessions/{sid}", headers=headers)
+        base = str(daemon.client.base_url).rstrip("/")
+
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=find_chromium(daemon_settings.chromium_path))
+            page = await browser.new_page()
+            violations: list[str] = []
+            page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+            await page.goto(base + "/ui")
+            await page.fill("#apikey", key)
+            await page.click("button[type=submit]")
+            await expect(page.locator("#signin")).to_be_hidden()
+            await page.goto(f"{base}/ui#/sessions/{sid}")
+            await expect(page.locator("#video")).to_have_attribute("src", re.compile("^blob:"), timeout=20000)
+            await page.wait_for_function("document.getElementById('video').readyState >= 1", timeout=10000)
+            duration = await page.evaluate("document.getElementById('video').duration")
+            assert duration > 0.5, duration
+            await page.screenshot(path=str(ARTIFACTS / "recording.png"))
+            assert violations == []
 
 
 async def test_dashboard_lists_profiles_with_size_and_holder(daemon_settings: Settings) -> None:

@@ -40,7 +40,7 @@ def test_dockerfile() -> None:
 
     [apt] = [arg for op, arg in instructions if op == "RUN" and "apt-get install" in arg]
     packages = set(apt.split("apt-get install", 1)[1].split("&&", 1)[0].split())
-    assert {"chromium-headless-shell", "redis-tools", "-y", "--no-install-recommends"} <= packages
+    assert {"chromium-headless-shell", "ffmpeg", "redis-tools", "-y", "--no-install-recommends"} <= packages
     assert "redis-server" not in packages
     assert "apt-get update" in apt and "rm -rf /var/lib/apt/lists" in apt, "one layer, no package lists left"
     assert any(op == "RUN" and re.search(r"\bpip install \.(\s|$)", arg) for op, arg in instructions)

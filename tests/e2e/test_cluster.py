@@ -14,6 +14,7 @@ import redis as sync_redis
 from playwright.async_api import async_playwright
 from websockets.asyncio.client import connect
 
+from tests.api.files_site import REPORT, files_site
 from tests.e2e.daemon_process import DaemonProcess
 
 pytestmark = pytest.mark.e2e
@@ -154,6 +155,37 @@ def test_any_api_node_serves_any_session(cluster: Cluster) -> None:
     assert httpx.delete(api2.url + SESSIONS + sid, headers=me).status_code == 204
     assert status_of(api1, me, sid) == "closed"
     assert httpx.get(api1.url + SESSIONS, headers=me).json()["total_count"] == 5
+    with files_site() as site:
+        files_through_another_node(api1, api2, me, sids[1], site)
+
+
+def files_through_another_node(
+    api1: DaemonProcess, api2: DaemonProcess, me: dict[str, str], sid: str, site: str
+) -> None:
+    """A session's files, made through one API node, read and sent through another (streamed from its worker)."""
+    session = f"{SESSIONS}{sid}"
+    httpx.post(api1.url + f"{session}/navigate", json={"url": f"{site}/download"}, headers=me)
+    httpx.post(
+        api1.url + f"{session}/evaluate", json={"expression": "document.getElementById('dl').click()"}, headers=me
+    )
+
+    def listed() -> list[dict[str, str]]:
+        found = httpx.get(api2.url + f"{session}/downloads", headers=me).json()["downloads"]
+        return found if found and found[0]["state"] == "complete" else []
+
+    assert wait_for(listed)[0]["name"] == "report.bin"
+    assert httpx.get(api2.url + f"{session}/downloads/report.bin", headers=me).content == REPORT
+    httpx.post(api1.url + f"{session}/navigate", json={"url": f"{site}/upload"}, headers=me)
+    sent = httpx.post(api2.url + f"{session}/files", files={"files": ("cv.txt", b"curriculum")}, headers=me)
+    assert sent.status_code == 200 and sent.json()["files"][0]["size_bytes"] == 10, sent.text
+    chosen = httpx.post(api2.url + f"{session}/upload", json={"selector": "#f", "files": ["cv.txt"]}, headers=me)
+    assert chosen.status_code == 204, chosen.text
+    picked = httpx.post(api1.url + f"{session}/evaluate", json={"expression": "f.files[0].name"}, headers=me)
+    assert picked.json() == {"result": "cv.txt"}
+    assert httpx.get(api2.url + f"{session}/pdf", headers=me).content.startswith(b"%PDF")
+    assert httpx.delete(api1.url + session, headers=me).status_code == 204
+    after = wait_for(lambda: httpx.get(api2.url + f"{session}/downloads/report.bin", headers=me).content == REPORT)
+    assert after
 
 
 async def view_only_input(socket_url: str, link_url: str) -> str:

@@ -21,7 +21,8 @@ from tests.fidelity.known_differences import KNOWN_DIFFERENCES
 from tests.fidelity.runs import run_many
 from tests.fidelity.site import SiteUrls
 
-pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
+# Two passes of every scenario on both ends take 100-120 s on a shared 2-core box: more than the default bound.
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(300)]
 
 # Left out of the long run: they wait on purpose (slow server, timeouts), adding time but no pages.
 SLOW = {"nav_timeout", "nav_aborted_by_second_goto", "download_cancel"}

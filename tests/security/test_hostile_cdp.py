@@ -159,7 +159,7 @@ async def test_host_files_stay_unreadable_and_the_sessions_own_directory_works(s
         node = await _file_input(cdp, page)
 
         error = await cdp.refused("DOM.setFileInputFiles", {"nodeId": node, "files": [str(canary)]}, page)
-        assert "session's own directory" in error and "Send the file's contents instead" in error
+        assert "session's own directory" in error and "Upload it into the session first" in error
         own_dir = Path(served.worker.slots[0].session_dir(session["session_id"]))
         assert str(own_dir) not in error  # the refusal does not tell a tenant the host's layout
         assert await cdp.evaluate(READ_INPUT, page) == []

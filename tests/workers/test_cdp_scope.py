@@ -98,7 +98,7 @@ def test_cookies_on_a_page_session_are_the_pages_own(files_dir: Path) -> None:
 def test_downloads_go_to_the_sessions_directory_whatever_the_client_asks(files_dir: Path) -> None:
     s = make_scope(files_dir)
     verdict = s.command("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": "/etc"}, None)
-    assert verdict.params == {"behavior": "allow", "downloadPath": str(files_dir), "browserContextId": OURS}
+    assert verdict.params == {"behavior": "allowAndName", "downloadPath": str(files_dir), "browserContextId": OURS}
     page = s.command("Page.setDownloadBehavior", {"behavior": "allowAndName", "downloadPath": "/"}, PAGE_SESSION)
     assert page.params == {"behavior": "allowAndName", "downloadPath": str(files_dir)}
     deny = s.command("Page.setDownloadBehavior", {"behavior": "deny", "downloadPath": "/"}, PAGE_SESSION)
@@ -139,7 +139,7 @@ def test_file_paths_must_resolve_inside_the_sessions_directory(files_dir: Path, 
         assert error and ("session's own directory" in error or "not a path" in error), path
     assert s.command("DOM.setFileInputFiles", {"files": "/etc/passwd"}, PAGE_SESSION).error
     error = verdict("/etc/passwd").error
-    assert error and "Send the file's contents instead of a path" in error and str(files_dir) not in error
+    assert error and "Upload it into the session first" in error and str(files_dir) not in error
     drag = {"type": "dragEnter", "x": 0, "y": 0, "data": {"items": [], "files": [str(files_dir / "link-out")]}}
     assert s.command("Input.dispatchDragEvent", drag, PAGE_SESSION).error
     drag["data"] = {"items": [{"mimeType": "text/plain", "data": "hi"}], "dragOperationsMask": 1}
