@@ -37,8 +37,9 @@ def configure_logging(json_lines: bool | None = None) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-# Query parameters that carry a credential: a CDP `?token=` is as good as the session itself.
-_SECRET_QUERY = re.compile(r"([?&](?:token|api_key|access_token|key)=)[^&\s\"']*", re.IGNORECASE)
+# Query parameters that carry a credential: a CDP `?token=` is as good as the session itself, a live link's
+# `?link=` as good as its view of the session.
+_SECRET_QUERY = re.compile(r"([?&](?:token|link|api_key|access_token|key)=)[^&\s\"']*", re.IGNORECASE)
 
 
 def redact(text: str) -> str:

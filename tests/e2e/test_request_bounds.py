@@ -80,11 +80,24 @@ def test_cdp_tokens_never_reach_the_log(tmp_path: Path, redis_url: str) -> None:
                 await ws.recv()
 
         asyncio.run(use_cdp())
+        minted = httpx.post(
+            daemon.url + f"{SESSIONS}{created['session_id']}/live-links", json={}, headers={"X-API-Key": key}
+        ).json()
+        link = minted["url"].split("token=")[1].split("&")[0]
+
+        async def watch() -> None:  # what the live link's page does: the session's CDP socket, by the link
+            async with connect(cdp_url.split("?")[0] + f"?link={link}") as ws:
+                await ws.send('{"id": 1, "method": "Target.getTargets"}')
+                assert "targetInfos" in await ws.recv()
+
+        asyncio.run(watch())
         httpx.get(daemon.url + f"/healthz?token={token}")
         httpx.get(daemon.url + f"{SESSIONS}{created['session_id']}/cdp?token={token}")  # a plain GET: 4xx, logged
         log = daemon.output()
         assert token not in log
+        assert link not in log
         assert "token=[redacted]" in log
+        assert "link=[redacted]" in log
     finally:
         daemon.stop()
 
