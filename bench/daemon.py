@@ -61,6 +61,7 @@ class DaemonProcess:
             "BROWSERPOOL_BROWSERS": "1",
             "BROWSERPOOL_CONTEXTS_PER_BROWSER": str(contexts_per_browser),
             "BROWSERPOOL_CHROMIUM_PATH": chromium,
+            "BROWSERPOOL_RATE_LIMIT": "0",  # the scenarios share one user; the bench measures speed, not the limiter
             **QUIET_BACKGROUND,
         }
         self.process: subprocess.Popen[bytes] | None = None

@@ -1,12 +1,13 @@
 """A local site with a login: /login?user=NAME sets a cookie (HttpOnly, so only the browser holds it) and puts
 the name in localStorage; / shows who the cookie says is signed in and what localStorage holds."""
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.cookies import SimpleCookie
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
+
+from tests.support import serving, url_of
 
 HOME = """<!doctype html><title>home</title><p id="who">{who}</p><p id="ls"></p>
 <script>document.getElementById('ls').textContent = localStorage.getItem('user') || 'none'</script>"""
@@ -44,11 +45,5 @@ class _Handler(BaseHTTPRequestHandler):
 
 @contextmanager
 def login_site() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_Handler) as server:
+        yield url_of(server)

@@ -94,15 +94,26 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def local_site() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[ThreadingHTTPServer]:
+    """A threaded HTTP server of `handler` on a free loopback port, for the length of the block."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield server
     finally:
         server.shutdown()
         server.server_close()
+
+
+def url_of(server: ThreadingHTTPServer) -> str:
+    return f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@contextlib.contextmanager
+def local_site() -> Iterator[str]:
+    with serving(_Handler) as server:
+        yield url_of(server)
 
 
 async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 10.0, interval: float = 0.1) -> T:

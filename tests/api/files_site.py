@@ -2,10 +2,11 @@
 
 import contextlib
 import hashlib
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.support import serving, url_of
 
 REPORT = hashlib.sha256(b"browserpool").digest() * 10_000  # 320,000 bytes, not all alike
 COLOURS = {"red": (255, 0, 0), "green": (0, 160, 0), "blue": (0, 0, 255)}
@@ -62,12 +63,5 @@ class _Handler(BaseHTTPRequestHandler):
 
 @contextlib.contextmanager
 def files_site() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_Handler) as server:
+        yield url_of(server)

@@ -3,10 +3,11 @@ link, served on loopback; and a page of another origin that frames whatever URL 
 
 import contextlib
 import html
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
+
+from tests.support import serving, url_of
 
 FORM = """<!doctype html><html><head><title>live form</title>
 <style>body { margin: 0; font: 16px sans-serif; } #name { position: absolute; left: 40px; top: 40px; width: 300px; }
@@ -55,10 +56,5 @@ class _Handler(BaseHTTPRequestHandler):
 
 @contextlib.contextmanager
 def live_site() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_Handler) as server:
+        yield url_of(server)

@@ -8,10 +8,9 @@ is refused before any connection is tried, so no packet leaves this machine.
 
 import asyncio
 import json
-import threading
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,7 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from orchestrator.config import Settings
 from tests.conftest import Daemon, make_settings, serve_daemon, start_daemon
-from tests.support import free_port
+from tests.support import free_port, serving, url_of
 
 SESSIONS = "/v1/browser/sessions/"
 
@@ -85,13 +84,8 @@ async def site(body: dict[str, str], redirect_to: str) -> AsyncIterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as server:
+        yield url_of(server)
 
 
 @pytest.fixture

@@ -10,16 +10,16 @@ connection; bytes inside a request body stay a body.
 """
 
 import asyncio
-import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import h11
 
 from orchestrator.addresses import AddressPolicy
 from tests.api.test_egress import Listener
+from tests.support import serving
 from workers.egress import EgressProxy
 
 
@@ -71,13 +71,8 @@ def origin() -> Iterator[tuple[int, Seen]]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with serving(Handler) as server:
         yield server.server_address[1], seen
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @asynccontextmanager

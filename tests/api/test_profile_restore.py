@@ -3,9 +3,8 @@ only, the session's page untouched on about:blank, no restore page left for its 
 back by the next save. And a save that fails keeps the previous version. Real Redis, real Chromium."""
 
 import asyncio
-import threading
 from collections.abc import AsyncIterator, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from playwright.async_api import Route, async_playwright
 from orchestrator.config import Settings
 from tests.conftest import Daemon, make_settings, serve_daemon, start_daemon
 from tests.login_site import login_site
+from tests.support import serving
 from workers.chromium import ensure_chromium
 
 SESSIONS = "/v1/browser/sessions/"
@@ -88,14 +88,8 @@ async def served(daemon_settings: Settings) -> AsyncIterator[Daemon]:
 def app_port() -> Iterator[int]:
     """A local site that counts the requests it is sent."""
     _Counting.requests = 0
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Counting)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(_Counting) as server:
         yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 async def _playwright_state(origins: list[str]) -> dict[str, Any]:
