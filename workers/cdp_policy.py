@@ -5,8 +5,13 @@ and js_protocol.json). A row names a domain (the default for all its methods) or
 the domain) and gives a rule for each channel:
 
 - the browser channel: the root connection, and browser-level sessions from Target.attachToBrowserTarget;
-- the target channel: page, frame, worker and service-worker sessions the client attached to its own
-  targets.
+- the target channel: page, frame, worker, shared-worker and service-worker sessions the client attached
+  to its own targets.
+
+On the target channel a session's target type narrows its row further (TARGET_DOMAINS, ON_WORKERS):
+Chromium implements only some domains on worker targets, and a call it half-implements there can crash
+the whole browser (Network.setCookies on a shared or service worker did), so a worker session gets only
+the domains Chromium serves for its type, and never a command rewritten into one its type lacks.
 
 A rule passes the command as it is, scopes it (CdpScope's checks, applied in order, rewrite the
 parameters to the session's own context, target, window or directory, or refuse them), or refuses it with
@@ -25,6 +30,24 @@ from enum import StrEnum
 class Channel(StrEnum):
     BROWSER = "browser"  # the root connection and browser-level sessions
     TARGET = "target"  # page, frame, worker and service-worker sessions
+
+
+class TargetType(StrEnum):
+    """A target's `type` as Chromium reports it in its TargetInfo."""
+
+    PAGE = "page"
+    FRAME = "iframe"  # an out-of-process frame of one of the session's pages
+    WORKER = "worker"  # a dedicated worker
+    SHARED_WORKER = "shared_worker"
+    SERVICE_WORKER = "service_worker"
+    OTHER = "other"  # anything else (worklets, webviews, types newer than this table): the narrowest rules
+
+    @classmethod
+    def of(cls, name: object) -> "TargetType":
+        try:
+            return cls(str(name))
+        except ValueError:
+            return cls.OTHER
 
 
 class Action(StrEnum):
@@ -137,6 +160,11 @@ STORAGE_AT_BROWSER = (
     "Storage.getCookies/setCookies/clearCookies with its browserContextId here)"
 )
 
+CRASHES_BROWSER = (
+    "it crashes the browser process every session shares (the crash census found it on this Chromium); methods "
+    "that do are refused until Chromium fixes them. Instead: "
+)
+
 POLICY: dict[str, Row] = {
     # --- acting on one page, frame or worker: passed on its own session -------------------------------
     "Accessibility": PAGE,
@@ -164,6 +192,7 @@ POLICY: dict[str, Row] = {
     "Emulation.updateScreen": everywhere(refused(SCREENS)),
     "Emulation.removeScreen": everywhere(refused(SCREENS)),
     "Emulation.setPrimaryScreen": everywhere(refused(SCREENS)),
+    "Emulation.setDisplayFeaturesOverride": on_target(refused(CRASHES_BROWSER + "Emulation.setDevicePostureOverride")),
     "EventBreakpoints": PAGE,
     "FedCm": PAGE,
     "Fetch": Row(
@@ -381,10 +410,66 @@ POLICY: dict[str, Row] = {
 _DEFAULT = everywhere(refused(UNKNOWN))
 
 
-def rule_for(method: str, channel: Channel) -> Rule:
-    """The rule for `method` on `channel`: its own row, else its domain's, else deny."""
-    row = POLICY.get(method) or POLICY.get(method.partition(".")[0], _DEFAULT)
-    return row.on(channel)
+# --- target types: what Chromium serves on each kind of target session ------------------------------------
+# Pages and frames are served every domain of the table. Workers only these (probed on Chromium 156: the
+# domains whose methods Chromium answers on a session of that type rather than with "wasn't found");
+# anything else sent on a worker session is refused before it reaches Chromium.
+_ON_EVERY_WORKER = frozenset({"Runtime", "Debugger", "Profiler", "HeapProfiler", "Schema", "Inspector", "Target"})
+_NETWORKED_WORKER = _ON_EVERY_WORKER | {"Network", "Fetch", "IO", "Log", "Audits", "EventBreakpoints", "Media"}
+TARGET_DOMAINS: dict[TargetType, frozenset[str] | None] = {
+    TargetType.PAGE: None,  # None: every domain the table passes or scopes on the target channel
+    TargetType.FRAME: None,
+    TargetType.WORKER: _NETWORKED_WORKER,
+    TargetType.SHARED_WORKER: _NETWORKED_WORKER,
+    TargetType.SERVICE_WORKER: _NETWORKED_WORKER | {"Storage", "CacheStorage", "ServiceWorker"},
+    TargetType.OTHER: _ON_EVERY_WORKER,
+}
+COOKIES_ON_WORKERS = (
+    "a worker session has no cookie jar of its own in Chromium, and cookie calls on worker sessions can crash the "
+    "browser every session shares. Instead: send it on your page's session (Playwright: context.cookies() / "
+    "context.add_cookies(); Puppeteer: page.cookies() / page.setCookie()), where it acts on your context's cookies"
+)
+# Methods of a worker's domains that are refused on worker sessions all the same (whatever the row says).
+ON_WORKERS: dict[str, Rule] = {
+    **{
+        method: refused(COOKIES_ON_WORKERS)
+        for method in (
+            "Network.getCookies",
+            "Network.getAllCookies",
+            "Network.setCookie",
+            "Network.setCookies",
+            "Network.deleteCookies",
+            "Network.clearBrowserCookies",
+            "Storage.getCookies",
+            "Storage.setCookies",
+            "Storage.clearCookies",
+        )
+    },
+}
+
+
+def rule_for(method: str, channel: Channel, target: TargetType = TargetType.PAGE) -> Rule:
+    """The rule for `method` on `channel` (and, on the target channel, on a target of type `target`): its own
+    row, else its domain's, else deny; narrowed to what Chromium serves on that target type."""
+    domain = method.partition(".")[0]
+    row = POLICY.get(method) or POLICY.get(domain, _DEFAULT)
+    rule = row.on(channel)
+    if channel is Channel.BROWSER or rule.action is Action.REFUSE:
+        return rule
+    served = TARGET_DOMAINS[target]
+    if served is None:
+        return rule
+    if domain not in served:
+        return refused(not_served(target, served))
+    return ON_WORKERS.get(method, rule)
+
+
+def not_served(target: TargetType, served: frozenset[str]) -> str:
+    return (
+        f"Chromium does not serve this domain on {target.value} targets (only {', '.join(sorted(served))}), and "
+        "sending a target a command its type lacks can crash the browser every session shares. Instead: send it "
+        "on your page's session"
+    )
 
 
 def refusal(method: str, why: str) -> str:

@@ -15,7 +15,7 @@ from orchestrator.worker import CdpMode
 
 from .cdp_contexts import MAX_EXTRA_CONTEXTS, ContextCreations
 from .cdp_files import path_outside
-from .cdp_policy import Action, Channel, Check, refusal, rule_for
+from .cdp_policy import Action, Channel, Check, TargetType, refusal, rule_for
 from .cdp_verdicts import Caller, Command, Event, Json, chain
 from .cdp_viewer import viewer_refusal
 
@@ -57,6 +57,7 @@ class CdpScope:
         self.attached: dict[str, str] = {}  # child session id -> its target id, sessions this connection attached
         self.browser_sessions: set[str] = set()  # browser-level sessions from Target.attachToBrowserTarget
         self.targets: dict[str, str] = {}  # target id -> its browser context, targets known to be ours
+        self.target_types: dict[str, TargetType] = {}  # target id -> its type (page, worker, ...), as Chromium said
         self.browser_target: str | None = None  # the browser's own target, as this connection shows it
         self.windows: set[int] = set()  # window ids of our targets
         self.downloads: set[str] = set()  # download guids of our pages
@@ -78,7 +79,7 @@ class CdpScope:
             return Command(error=refusal(method, why))
         if self.mode is not CdpMode.FULL and (narrower := viewer_refusal(self.mode, method)) is not None:
             return Command(error=narrower)
-        rule = rule_for(method, channel)
+        rule = rule_for(method, channel, self._target_type(session_id))
         if rule.action is Action.PASS:  # the common case: decided without building anything
             return Command(params=params)
         if rule.action is Action.REFUSE:
@@ -90,6 +91,16 @@ class CdpScope:
         if session_id is None or session_id in self.browser_sessions:
             return Channel.BROWSER
         return Channel.TARGET if session_id in self.attached else None
+
+    def _target_type(self, session_id: str | None) -> TargetType:
+        """The type of the target a target session is attached to (unknown: the narrowest rules)."""
+        target = self.attached.get(session_id or "")
+        return TargetType.PAGE if target is None else self.target_types.get(target, TargetType.OTHER)
+
+    def _learn(self, info: Json) -> None:
+        """Remember one of our targets from its TargetInfo: its context and its type."""
+        self.targets[info["targetId"]] = info["browserContextId"]
+        self.target_types[info["targetId"]] = TargetType.of(info.get("type"))
 
     def _caller(self, session_id: str | None, channel: Channel) -> Caller:
         if channel is Channel.BROWSER or session_id is None:
@@ -147,6 +158,7 @@ class CdpScope:
         def remember(result: Json) -> Json:
             if "targetId" in result:
                 self.targets[result["targetId"]] = context
+                self.target_types[result["targetId"]] = TargetType.PAGE
             return result
 
         return Command(params=params, after=remember)
@@ -213,7 +225,8 @@ class CdpScope:
     def _list_targets(self, method: str, params: Json, caller: Caller) -> Command:
         def ours_only(result: Json) -> Json:
             infos = [info for info in result.get("targetInfos", []) if info.get("browserContextId") in self.contexts]
-            self.targets.update((info["targetId"], info["browserContextId"]) for info in infos)
+            for info in infos:
+                self._learn(info)
             return {**result, "targetInfos": infos}
 
         return Command(params=params, after=ours_only)
@@ -368,6 +381,7 @@ class CdpScope:
             forward = params.get("targetId") in self.targets
             if method == "Target.targetDestroyed":
                 self.targets.pop(params.get("targetId", ""), None)
+                self.target_types.pop(params.get("targetId", ""), None)
             return Event(forward=forward)
         if method in ("Browser.downloadWillBegin", "Page.downloadWillBegin"):
             return self._download_began(params, channel)
@@ -380,7 +394,7 @@ class CdpScope:
             return Event(forward=created and self._shows_browser_target(info))
         context = info.get("browserContextId")
         if context in self.contexts:
-            self.targets[info["targetId"]] = context
+            self._learn(info)
             return Event(forward=True)
         return Event(forward=False)
 
@@ -405,7 +419,7 @@ class CdpScope:
             return Event(forward=True)
         if info.get("browserContextId") in self.contexts:
             self.attached[child] = info.get("targetId", "")
-            self.targets[info.get("targetId", "")] = info["browserContextId"]
+            self._learn({**info, "targetId": info.get("targetId", "")})
             return Event(forward=True)
         # Auto-attach reached another session's target: let go of it, unseen, WITHOUT running it. Chromium
         # starts a paused new page as soon as any attached client runs it, so running it here would start it

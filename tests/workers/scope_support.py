@@ -16,7 +16,7 @@ def make_scope(files_dir: Path) -> CdpScope:
     s = CdpScope(OURS, str(files_dir))
     s.event(
         "Target.attachedToTarget",
-        {"sessionId": PAGE_SESSION, "targetInfo": {"targetId": "T1", "browserContextId": OURS}},
+        {"sessionId": PAGE_SESSION, "targetInfo": {"targetId": "T1", "type": "page", "browserContextId": OURS}},
         None,
     )
     answer(s.command("Target.createBrowserContext", {}, None), {"browserContextId": CREATED})

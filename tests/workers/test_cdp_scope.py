@@ -74,7 +74,7 @@ def test_context_defaults_to_the_callers_context_and_foreign_contexts_are_refuse
     # on a page of a created context, a Browser call without a context means that page's context
     s.event(
         "Target.attachedToTarget",
-        {"sessionId": "S2", "targetInfo": {"targetId": "T2", "browserContextId": CREATED}},
+        {"sessionId": "S2", "targetInfo": {"type": "page", "targetId": "T2", "browserContextId": CREATED}},
         None,
     )
     grant = s.command("Browser.grantPermissions", {"permissions": ["geolocation"]}, "S2")
@@ -190,7 +190,9 @@ def test_streams_are_read_only_on_the_session_they_were_returned_on(files_dir: P
     assert s.command("IO.read", {"handle": "5", "size": 10}, PAGE_SESSION).params
     assert s.command("IO.read", {"handle": "5"}, BROWSER_SESSION).error
     s.event(
-        "Target.attachedToTarget", {"sessionId": "S3", "targetInfo": {"targetId": "T3", "browserContextId": OURS}}, None
+        "Target.attachedToTarget",
+        {"sessionId": "S3", "targetInfo": {"type": "page", "targetId": "T3", "browserContextId": OURS}},
+        None,
     )
     assert s.command("IO.read", {"handle": "5"}, "S3").error
     assert s.command("IO.read", {"handle": "1"}, PAGE_SESSION).error  # a guessed handle
@@ -217,7 +219,7 @@ def test_foreign_auto_attach_is_let_go_unseen_and_never_started_early(files_dir:
     foreign = {
         "sessionId": "S9",
         "waitingForDebugger": True,
-        "targetInfo": {"targetId": "T9", "browserContextId": THEIRS},
+        "targetInfo": {"type": "page", "targetId": "T9", "browserContextId": THEIRS},
     }
     for parent in (None, BROWSER_SESSION):
         event = s.event("Target.attachedToTarget", foreign, parent)
@@ -232,7 +234,11 @@ def test_own_auto_attach_opens_the_child_session_and_detach_closes_it(files_dir:
     s = make_scope(files_dir)
     event = s.event(
         "Target.attachedToTarget",
-        {"sessionId": "S4", "waitingForDebugger": True, "targetInfo": {"targetId": "T4", "browserContextId": OURS}},
+        {
+            "sessionId": "S4",
+            "waitingForDebugger": True,
+            "targetInfo": {"type": "page", "targetId": "T4", "browserContextId": OURS},
+        },
         PAGE_SESSION,  # e.g. an out-of-process iframe of our page
     )
     assert event.forward and not event.upstream
@@ -247,11 +253,13 @@ def test_a_browser_level_session_is_filtered_like_the_root(files_dir: Path) -> N
     assert s.command("Runtime.evaluate", {"expression": "1"}, BROWSER_SESSION).error
     # The session's own context plays the browser's default one, which a browser never lists.
     assert s.command("Target.getBrowserContexts", {}, BROWSER_SESSION).result == {"browserContextIds": [CREATED]}
-    theirs = {"targetInfo": {"targetId": "T8", "browserContextId": THEIRS}}
+    theirs = {"targetInfo": {"type": "page", "targetId": "T8", "browserContextId": THEIRS}}
     assert not s.event("Target.targetCreated", theirs, BROWSER_SESSION).forward
     assert not s.event("Browser.downloadProgress", {"guid": "G-OTHER"}, BROWSER_SESSION).forward
     assert not s.event("Tracing.dataCollected", {"value": []}, BROWSER_SESSION).forward
-    assert s.event("Target.targetCreated", {"targetInfo": {"targetId": "T7", "browserContextId": OURS}}, None).forward
+    assert s.event(
+        "Target.targetCreated", {"targetInfo": {"type": "page", "targetId": "T7", "browserContextId": OURS}}, None
+    ).forward
     # a page attached through the browser session is a page session like any other
     attach = s.command("Target.attachToTarget", {"targetId": "T7", "flatten": True}, BROWSER_SESSION)
     assert attach.after is not None
