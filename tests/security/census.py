@@ -147,8 +147,7 @@ class CensusSite(BaseHTTPRequestHandler):
         self.send_response(200 if body else 404)
         self.send_header("Content-Type", kind)
         self.end_headers()
-        port = self.server.server_address[1]
-        assert isinstance(port, int)
+        port = self.server.server_address[1]  # type: ignore[index]  # an AF_INET server: (host, port)
         self.wfile.write(body.replace("{port}", str(port)).encode())
 
     def log_message(self, *args: object) -> None:
