@@ -90,7 +90,9 @@ class WorkerAgent:
         try:
             await self.worker.close_session(session_id, "session closed (its client closed the browser)")
         finally:
-            await self.store.transition(session_id, SessionStatus.CLOSED, clock.now_ms(), reason=EndReason.CLIENT_CLOSED)
+            await self.store.transition(
+                session_id, SessionStatus.CLOSED, clock.now_ms(), reason=EndReason.CLIENT_CLOSED
+            )
 
     async def load_changed(self, load: WorkerLoad) -> None:
         await self.registry.report_used(self.worker_id, load.used)

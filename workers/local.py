@@ -27,8 +27,8 @@ from orchestrator.profiles import ProfileStore
 from orchestrator.proxies import UpstreamProxy
 from orchestrator.worker import (
     CdpClient,
-    ClientClosed,
     CdpMode,
+    ClientClosed,
     DownloadDone,
     LoadChanged,
     NavigationResult,

@@ -24,8 +24,13 @@ OPEN_WAIT = 10.0  # opening the fresh page
 
 async def kill_renderer(cdp: CDPSession, page: Page) -> str:
     """End the page's renderer: "crashed" (Page.crash took) or "closed" (the page was closed instead)."""
-    crashed = asyncio.get_running_loop().create_future()
-    page.once("crash", lambda _: crashed.done() or crashed.set_result(None))
+    crashed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def took(_: Page) -> None:
+        if not crashed.done():
+            crashed.set_result(None)
+
+    page.once("crash", took)
     stop = asyncio.ensure_future(cdp.send("Runtime.terminateExecution"))
     crash = asyncio.ensure_future(cdp.send("Page.crash"))  # never answered when it works: the renderer is gone
     try:

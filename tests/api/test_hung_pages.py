@@ -51,7 +51,9 @@ async def _events(client: httpx.AsyncClient, headers: dict[str, str], into: list
 
 
 async def _evaluate(daemon: Daemon, session_id: str, headers: dict[str, str], expression: str) -> httpx.Response:
-    return await daemon.client.post(f"{SESSIONS}{session_id}/evaluate", json={"expression": expression}, headers=headers)
+    return await daemon.client.post(
+        f"{SESSIONS}{session_id}/evaluate", json={"expression": expression}, headers=headers
+    )
 
 
 async def test_a_hung_page_fails_actions_fast_is_reported_killed_and_replaced(served: Daemon, site: str) -> None:
