@@ -156,6 +156,7 @@ class PageWatchdog:
         task = asyncio.get_running_loop().create_task(self._watch_page(session_id, watched, page))
         watched.probes[page] = task
         task.add_done_callback(lambda _: watched.probes.pop(page, None))
+        task.add_done_callback(_logged)
 
     async def _watch_page(self, session_id: str, watched: _Watched, page: Page) -> None:
         loop = asyncio.get_running_loop()
@@ -276,6 +277,11 @@ def _retrieved(task: "asyncio.Future[Any]") -> None:
     """Read a background task's end so it is never reported as unretrieved (nobody waits for it any more)."""
     if not task.cancelled():
         task.exception()
+
+
+def _logged(task: "asyncio.Task[None]") -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("watching a page failed", exc_info=task.exception())
 
 
 def _iso(ms: int) -> str:

@@ -233,7 +233,7 @@ async def test_browser_close_is_answered_then_the_socket_closes(served: Daemon) 
         detail = (await served.client.get(SESSIONS + created["session_id"], headers=me)).json()
         return bool(detail["status"] == "closed" and detail["end_reason"] == "client_closed")
 
-    await eventually(closed, timeout=10)
+    await eventually(closed, timeout=10, interval=0.01)
 
 
 def test_a_live_viewer_cannot_close_the_session(tmp_path: Path) -> None:
