@@ -7,10 +7,11 @@ page whose probe has gone unanswered for `hang_timeout` (BROWSERPOOL_PAGE_HANG_T
 JavaScript dialog is showing (a page answers nothing while an alert is open, and that is no hang; the
 clock starts again when the dialog closes). A hung page:
 
-- is reported: `on_hung(session_id, reason)`, the owner's `page_unresponsive` event (after the restart);
-- has its renderer killed (workers/page_restart.py); its crash is ours, so it does not end the session;
 - if it is the session's page (the one REST actions drive), is replaced by a fresh page (about:blank) in the
-  same context, which becomes the session's page; another page is closed. The session stays `active`.
+  same context first, so a client connecting meanwhile finds a page that answers;
+- has its renderer killed (workers/page_restart.py), and is closed; its crash is ours, so it does not end the
+  session, which stays `active`;
+- is reported: `on_hung(session_id, reason)`, the owner's `page_unresponsive` event (after the restart).
 
 While the session's page is hung, REST actions on it fail at once with PageUnresponsive (409), and actions
 already waiting on it fail the moment the hang is found (`guard`), instead of waiting out their timeout.
@@ -122,7 +123,7 @@ class PageWatchdog:
         if watched is None or asyncio.get_running_loop().time() - watched.killed_at > KILL_EXPLAINS:
             return False
         if page is watched.held.page:
-            self._spawn(self._replace(session_id, watched, page))
+            self._spawn(self._replace(session_id, watched, page, close=True))
         return True
 
     async def guard(self, session_id: str, action: Awaitable[T]) -> T:
@@ -226,11 +227,10 @@ class PageWatchdog:
         self._killed.add(page)
         watched.killed_at = asyncio.get_running_loop().time()
         try:
-            how = await kill_renderer(cdp, page)
-            if primary:
+            if primary:  # the fresh page first: a client connecting meanwhile finds it there
                 await self._replace(session_id, watched, page)
-            else:
-                await close_quietly(page)
+            how = await kill_renderer(cdp, page)
+            await close_quietly(page)
         finally:
             self._killed.discard(page)
         what = "the session's page was replaced by a fresh one (about:blank)" if primary else "the page was closed"
@@ -241,8 +241,8 @@ class PageWatchdog:
         if self.on_hung is not None and session_id in self._sessions:
             await self.on_hung(session_id, reason)
 
-    async def _replace(self, session_id: str, watched: _Watched, old: Page) -> None:
-        """Give the session a fresh page in its context in place of `old`, then close `old`."""
+    async def _replace(self, session_id: str, watched: _Watched, old: Page, close: bool = False) -> None:
+        """Give the session a fresh page in its context in place of `old` (then, with `close`, close `old`)."""
         held = watched.held
         if watched.hung_since_ms is None:
             watched.hung_since_ms = clock.now_ms()
@@ -253,7 +253,8 @@ class PageWatchdog:
                 held.target_id = target_id or held.target_id
                 watched.on_new_page(held.page)
                 log.warning("session %s has a fresh page in place of the one that stopped", session_id)
-            await close_quietly(old)
+            if close:
+                await close_quietly(old)
         except (PlaywrightError, TimeoutError) as exc:
             log.error("could not give session %s a fresh page: %s", session_id, exc)
         finally:
