@@ -24,6 +24,7 @@ from orchestrator.errors import (
     LiveLinkNotFound,
     NavigationRefused,
     NoProfileToSave,
+    PageUnresponsive,
     PermissionDenied,
     PoolFull,
     PoolUnavailable,
@@ -87,7 +88,7 @@ def _map(exc: Exception) -> Answer:
         case InvalidInput():
             # The same shape as FastAPI's own 422 (HTTPValidationError), so clients parse one thing.
             return 422, {"detail": [{"loc": list(exc.loc), "msg": str(exc), "type": "value_error"}]}, {}
-        case UserExists() | RecordingNotReady() | NoProfileToSave() | ProfileLeaseLost():
+        case UserExists() | RecordingNotReady() | NoProfileToSave() | ProfileLeaseLost() | PageUnresponsive():
             return _answer(409, str(exc))
         case ProfileInUse():
             return _answer(409, str(exc), session_id=exc.session_id)

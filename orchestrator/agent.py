@@ -48,7 +48,14 @@ class WorkerAgent:
         recovered = await self.recover_previous_incarnation()
         if recovered:
             log.warning("marked %d session(s) of this worker's previous run as ended", recovered)
-        await self.worker.start(self.end_lost, self.load_changed, self.download_done, self.profiles)
+        await self.worker.start(
+            self.end_lost,
+            self.load_changed,
+            self.download_done,
+            self.profiles,
+            on_client_closed=self.end_by_client,
+            on_page_hung=self.page_unresponsive,
+        )
         await self.heartbeat()
 
     async def heartbeat(self) -> None:
@@ -66,6 +73,26 @@ class WorkerAgent:
             await self.store.file_event(session_id, "download", download.name, download.size_bytes)
         except Exception:
             log.warning("could not emit the download event of session %s", session_id, exc_info=True)
+
+    async def page_unresponsive(self, session_id: str, reason: str) -> None:
+        """A page of the session stopped answering and was killed: its owner's `page_unresponsive` event."""
+        try:
+            await self.store.notice(session_id, "page_unresponsive", reason)
+        except Exception:
+            log.warning("could not emit the page_unresponsive event of session %s", session_id, exc_info=True)
+
+    async def end_by_client(self, session_id: str) -> None:
+        """The session's own CDP client closed the browser: it ends `closed` (client_closed), as a DELETE would."""
+        now = clock.now_ms()
+        if await self.store.transition(session_id, SessionStatus.CLOSING, now, reason=EndReason.CLIENT_CLOSED) is None:
+            return  # ended already (a DELETE, the reaper): whoever ended it closes the context
+        self.activity.forget(session_id)
+        try:
+            await self.worker.close_session(session_id, "session closed (its client closed the browser)")
+        finally:
+            await self.store.transition(
+                session_id, SessionStatus.CLOSED, clock.now_ms(), reason=EndReason.CLIENT_CLOSED
+            )
 
     async def load_changed(self, load: WorkerLoad) -> None:
         await self.registry.report_used(self.worker_id, load.used)

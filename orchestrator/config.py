@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     allow_private_networks: bool = True
     allow_loopback: bool = True
     action_timeout: float = Field(30.0, gt=0)
+    # A page whose renderer has not answered this long is reported (`page_unresponsive`) and its renderer killed;
+    # the session's page is replaced by a fresh one and the session carries on. 0: pages are not watched.
+    page_hang_timeout: float = Field(10.0, ge=0, le=3600)
 
     worker_id: str | None = None
     worker_lease_ttl: float = Field(10.0, gt=0)

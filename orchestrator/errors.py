@@ -47,6 +47,10 @@ class ActionFailed(BrowserpoolError):
         self.upstream = upstream
 
 
+class PageUnresponsive(BrowserpoolError):
+    """The session's page stopped answering and is being restarted (workers/page_watchdog.py; answered 409)."""
+
+
 class ActionTimedOut(BrowserpoolError):
     pass
 

@@ -61,3 +61,4 @@ class EndReason(StrEnum):
     START_FAILED = "start_failed"
     CONTEXT_LOST = "context_lost"  # its record said live, but its worker held no context for it
     MEMORY = "memory"  # a renderer of the session went past BROWSERPOOL_SESSION_MEMORY_MB and was killed
+    CLIENT_CLOSED = "client_closed"  # its own CDP client closed the browser (Browser.close): closing, then closed

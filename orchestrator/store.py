@@ -106,6 +106,15 @@ class SessionStore:
             )
             await pipe.execute()
 
+    async def notice(self, session_id: str, kind: str, reason: str) -> None:
+        """Emit an event no status change carries (`page_unresponsive`), with the session's current status."""
+        fields = await self.redis.hmget(self.keys.session(session_id), ["user_id", "status"])
+        if not fields[0]:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            self.events.append(pipe, fields[0], kind, session_id, fields[1] or "", clock.now_ms(), reason)
+            await pipe.execute()
+
     async def stats(self) -> dict[str, int]:
         return {k: int(v) for k, v in (await self.redis.hgetall(self.keys.stats)).items()}
 

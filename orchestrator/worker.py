@@ -24,6 +24,8 @@ Activity = Callable[[], Awaitable[None]]
 LoadChanged = Callable[["WorkerLoad"], Awaitable[None]]
 DownloadDone = Callable[[str, DownloadInfo], Awaitable[None]]  # (session id, the download that completed)
 Upload = tuple[str, AsyncIterator[bytes]]  # (the name a client gave the file, its bytes)
+ClientClosed = Callable[[str], Awaitable[None]]  # a session's own CDP client closed the browser (Browser.close)
+PageHung = Callable[[str, str], Awaitable[None]]  # (session id, what happened): a page stopped answering, was killed
 
 
 class CdpMode(StrEnum):
@@ -119,6 +121,8 @@ class OwnedWorker(BrowserWorker, Protocol):
         on_load_changed: LoadChanged | None = None,
         on_download: DownloadDone | None = None,
         profiles: "ProfileStore | None" = None,
+        on_client_closed: ClientClosed | None = None,
+        on_page_hung: PageHung | None = None,
     ) -> None: ...
 
     def file_stats(self) -> FileStats: ...

@@ -293,12 +293,9 @@ POLICY: dict[str, Row] = {
             "Page.addScriptToEvaluateOnNewDocument on your page's session"
         )
     ),
-    "Browser.close": everywhere(
-        refused(
-            "it would close the browser every session shares. Instead: just disconnect (Playwright's "
-            "browser.close() over connect_over_cdp only disconnects) and DELETE the session to end it"
-        )
-    ),
+    # Never forwarded (the browser is shared): answered {} and, from the session's own client, it ends the session
+    # (`closed`, client_closed) as closing a browser of one's own would (workers/cdp_relay.py, CLOSES_SESSION).
+    "Browser.close": everywhere(scoped(Check.NO_OP)),
     "Browser.crash": everywhere(
         refused("it would crash the browser every session shares. Instead: Page.crash on your page's session")
     ),

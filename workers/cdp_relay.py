@@ -39,6 +39,10 @@ CLOSE_SECONDS = 5.0  # how long closing the client's socket may take
 UNREADABLE_FACTOR = 4  # a browser message this many times the bound is not even read: the connection ends
 MESSAGE_TOO_BIG = 1009
 MAX_CLOSE_REASON = 120
+# Answered {} by the policy and never forwarded; from a client the relay was given `on_client_close` for (the
+# session's own, not a live viewer), it also ends the session: closing a browser of one's own ends it.
+CLOSES_SESSION = "Browser.close"
+CLIENT_CLOSED = "session closed: its client closed the browser (Browser.close)"
 
 
 @dataclass(slots=True)
@@ -56,8 +60,10 @@ class CdpRelay:
         scope: CdpScope,
         on_activity: Callable[[], Awaitable[None]],
         limits: CdpLimits | None = None,
+        on_client_close: Callable[[], None] | None = None,
     ) -> None:
         self.client = client
+        self.on_client_close = on_client_close  # the client sent Browser.close: end its session
         self.endpoint = endpoint
         self.scope = scope
         self.on_activity = on_activity
@@ -182,6 +188,9 @@ class CdpRelay:
             self._reply_error(client_id, session_id, REFUSED, verdict.error)  # a refusal: the client did no wrong
         elif verdict.result is not None:
             self._outbox.put(wire.dumps(_with_session({"id": client_id, "result": verdict.result}, session_id)))
+            if method == CLOSES_SESSION and self.on_client_close is not None:
+                self.end(1000, CLIENT_CLOSED)  # the answer goes out first, then the socket closes
+                self.on_client_close()
         else:
             pending = _Pending(client_id, session_id, verdict.after)
             await self._send_browser(verdict.method or method, verdict.params or {}, session_id, pending)

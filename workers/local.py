@@ -7,7 +7,7 @@ import shutil
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from playwright.async_api import Dialog, Playwright, async_playwright
+from playwright.async_api import Dialog, Page, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
@@ -28,9 +28,11 @@ from orchestrator.proxies import UpstreamProxy
 from orchestrator.worker import (
     CdpClient,
     CdpMode,
+    ClientClosed,
     DownloadDone,
     LoadChanged,
     NavigationResult,
+    PageHung,
     SessionsLost,
     WorkerLoad,
 )
@@ -48,6 +50,7 @@ from .jsonable import jsonable
 from .launcher import ChromiumLaunch, prepare_launch
 from .local_files import FileActions
 from .navigation_watch import NavigationWatch
+from .page_watchdog import PageWatchdog
 from .placement import least_loaded
 from .process_guard import driver_environment, make_undumpable
 from .profiles import ProfileKeeper
@@ -77,6 +80,7 @@ class LocalWorker(FileActions):
         chromium_sandbox: SandboxMode = "auto",
         limits: SessionLimits | None = None,
         files: WorkerFiles | None = None,
+        page_hang_timeout: float = 10.0,
     ) -> None:
         self._worker_id = worker_id
         self.chromium_user = chromium_user  # BROWSERPOOL_CHROMIUM_USER: see workers.chromium_user
@@ -100,6 +104,8 @@ class LocalWorker(FileActions):
         self._draining = False
         self._tasks: set[asyncio.Task[None]] = set()
         self.profiles = ProfileKeeper(None, action_timeout)  # given its store at start
+        self.watchdog = PageWatchdog(page_hang_timeout)  # pages that stop answering: killed, the session lives on
+        self._on_client_closed: ClientClosed | None = None
 
     @property
     def worker_id(self) -> str:
@@ -118,8 +124,12 @@ class LocalWorker(FileActions):
         on_load_changed: LoadChanged | None = None,
         on_download: DownloadDone | None = None,
         profiles: ProfileStore | None = None,
+        on_client_closed: ClientClosed | None = None,
+        on_page_hung: PageHung | None = None,
     ) -> None:
         self._on_lost = on_sessions_lost
+        self._on_client_closed = on_client_closed
+        self.watchdog.on_hung = on_page_hung
         self._on_load = on_load_changed
         self.profiles.store = profiles
         make_undumpable()  # before anything of Chromium's runs: its user may be ours (containers)
@@ -142,6 +152,7 @@ class LocalWorker(FileActions):
         if self._stopping and self._playwright is None:
             return
         self._stopping = True
+        self.watchdog.stop()
         for task in list(self._tasks):
             task.cancel()
         if self.files is not None:
@@ -207,11 +218,12 @@ class LocalWorker(FileActions):
             raise
         finally:
             slot.release(session_id)
-        held.page.on("crash", lambda _: self._spawn(self._page_crashed(slot, session_id)))
+        self._watch_crashes(slot, session_id, held.page)
         held.profile = spec.profile
         if state is not None:
             await self._restore(slot, session_id, held, state)
         await self._bound(slot, session_id, held, spec)  # after the restore: a recording starts on the session's page
+        self.watchdog.watch(session_id, held, lambda page: self._watch_crashes(slot, session_id, page))
         await self._load_changed()
         self._warm_up()
 
@@ -268,10 +280,11 @@ class LocalWorker(FileActions):
             mode=mode,
             context_proxy=f"http://127.0.0.1:{held.route.port}" if held.route else None,
         )
-        relay = CdpRelay(client, endpoint, scope, on_activity, self.cdp_limits)
         # While a client drives the session, its dialogs are the client's to answer: with no listener of its own,
         # the worker's Playwright would dismiss them first. A live viewer cannot answer one, so it does not count.
         drives = mode is CdpMode.FULL
+        closes = (lambda: self._spawn(self._client_closed(session_id))) if drives else None  # its Browser.close
+        relay = CdpRelay(client, endpoint, scope, on_activity, self.cdp_limits, on_client_close=closes)
         if drives and not _drivers(held):
             held.context.on("dialog", _leave_to_the_client)
         held.relays.add(relay)
@@ -291,7 +304,8 @@ class LocalWorker(FileActions):
             held.route.failure = None  # what fails from here on is this navigation's
         with NavigationWatch(page) as watch:
             try:
-                response = await self._act(page.goto(url, timeout=self.action_timeout * 1000), "navigation")
+                goto = page.goto(url, timeout=self.action_timeout * 1000)
+                response = await self._act(goto, "navigation", session=session_id)
             except ActionFailed as exc:
                 if "net::ERR_" in str(exc):
                     await watch.error_page_committed(timeout=2)
@@ -303,21 +317,22 @@ class LocalWorker(FileActions):
                 if refused:
                     raise NavigationRefused(f"navigation to {url} refused: {refused}") from exc
                 raise
-        title = await self._act(page.title(), "reading the title")
+        title = await self._act(page.title(), "reading the title", session=session_id)
         return NavigationResult(url=page.url, status=response.status if response else None, title=title)
 
     async def evaluate(self, session_id: str, expression: str) -> Any:
         page = self._held(session_id).page
         result = bounded_evaluate(page, expression, self.limits.evaluate_result_bytes)
-        return jsonable(await self._act(result, "evaluation", upstream=False))
+        return jsonable(await self._act(result, "evaluation", upstream=False, session=session_id))
 
     async def screenshot(self, session_id: str) -> bytes:
         page = self._held(session_id).page
-        return await self._act(page.screenshot(type="png", timeout=self.action_timeout * 1000), "screenshot")
+        shot = page.screenshot(type="png", timeout=self.action_timeout * 1000)
+        return await self._act(shot, "screenshot", session=session_id)
 
     async def content(self, session_id: str) -> str:
         page = self._held(session_id).page
-        return await self._act(page.content(), "reading the content")
+        return await self._act(page.content(), "reading the content", session=session_id)
 
     # --- internals ---------------------------------------------------------------------------
 
@@ -332,9 +347,11 @@ class LocalWorker(FileActions):
         self._spawn(self._report_lost([session_id]))
         raise SessionEnded("failed")
 
-    async def _act(self, awaitable: Any, what: str, upstream: bool = True) -> Any:
+    async def _act(self, awaitable: Any, what: str, upstream: bool = True, session: str | None = None) -> Any:
+        """Run an action within the action timeout; on a session's page, PageUnresponsive once it is found hung."""
+        action = self.watchdog.guard(session, awaitable) if session is not None else awaitable
         try:
-            return await asyncio.wait_for(awaitable, self.action_timeout)
+            return await asyncio.wait_for(action, self.action_timeout)
         except (TimeoutError, PlaywrightTimeout) as exc:
             raise ActionTimedOut(f"{what} did not finish within {self.action_timeout:g}s") from exc
         except PlaywrightError as exc:
@@ -461,13 +478,24 @@ class LocalWorker(FileActions):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30)
 
-    async def _page_crashed(self, slot: BrowserSlot, session_id: str) -> None:
+    def _watch_crashes(self, slot: BrowserSlot, session_id: str, page: Page) -> None:
+        """A crash of the session's page ends the session (unless it is the hang watchdog's kill)."""
+        page.on("crash", lambda crashed: self._spawn(self._page_crashed(slot, session_id, crashed)))
+
+    async def _page_crashed(self, slot: BrowserSlot, session_id: str, page: Page) -> None:
         held = slot.sessions.get(session_id)
-        if held is None:
+        if held is None or self.watchdog.ours(session_id, page) or page is not held.page:
             return
         reason = await slot.bounds.crash_reason(held) if slot.bounds is not None else EndReason.BROWSER_CRASHED
         log.error("page of session %s crashed (%s)", session_id, reason)
         await self._end_session(slot, session_id, reason)
+
+    async def _client_closed(self, session_id: str) -> None:
+        """The session's own CDP client closed the browser: the session ends `closed` (client_closed)."""
+        if self._on_client_closed is not None:
+            await self._on_client_closed(session_id)
+        else:
+            await self.close_session(session_id, "session closed: its client closed the browser")
 
     async def _end_session(self, slot: BrowserSlot, session_id: str, reason: EndReason) -> None:
         """End a session the worker had to give up (its page crashed, it went past a bound): its record first,

@@ -22,7 +22,7 @@ class FileActions:
     def _held(self, session_id: str) -> "SessionPage":
         raise NotImplementedError
 
-    async def _act(self, awaitable: Any, what: str, upstream: bool = True) -> Any:
+    async def _act(self, awaitable: Any, what: str, upstream: bool = True, session: str | None = None) -> Any:
         raise NotImplementedError
 
     def _files(self) -> "WorkerFiles":
@@ -43,14 +43,15 @@ class FileActions:
     async def set_input_files(self, session_id: str, selector: str, names: list[str]) -> None:
         page = self._held(session_id).page
         paths = self._files().upload_paths(session_id, names)
-        await self._act(page.set_input_files(selector, paths, timeout=self.action_timeout * 1000), "setting the files")
+        setting = page.set_input_files(selector, paths, timeout=self.action_timeout * 1000)
+        await self._act(setting, "setting the files", session=session_id)
 
     async def pdf(self, session_id: str, options: PdfOptions) -> bytes:
         page = self._held(session_id).page
         printed = page.pdf(
             format=options.format, landscape=options.landscape, print_background=options.print_background
         )
-        data: bytes = await self._act(printed, "printing to PDF")
+        data: bytes = await self._act(printed, "printing to PDF", session=session_id)
         return data
 
     def file_stats(self) -> FileStats:

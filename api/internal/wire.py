@@ -86,6 +86,7 @@ ERRORS: dict[str, tuple[type[errors.BrowserpoolError], Callable[[Payload], error
     "pool_unavailable": (errors.PoolUnavailable, lambda p: errors.PoolUnavailable(_detail(p))),
     "session_ended": (errors.SessionEnded, lambda p: errors.SessionEnded(str(p.get("status", "failed")))),
     "action_timed_out": (errors.ActionTimedOut, lambda p: errors.ActionTimedOut(_detail(p))),
+    "page_unresponsive": (errors.PageUnresponsive, lambda p: errors.PageUnresponsive(_detail(p))),
     "action_failed": (
         errors.ActionFailed,
         lambda p: errors.ActionFailed(_detail(p), upstream=bool(p.get("upstream", True))),

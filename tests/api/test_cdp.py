@@ -148,7 +148,6 @@ async def test_escape_attempts_fail_and_the_other_session_keeps_working(served: 
             ("Target.disposeBrowserContext", {"browserContextId": my_context}),
             ("Target.createTarget", {"url": "about:blank", "browserContextId": their_context}),
             ("Target.sendMessageToTarget", {"message": "{}", "targetId": their_target}),
-            ("Browser.close", {}),
             ("Browser.crash", {}),
             ("Storage.getCookies", {"browserContextId": their_context}),
             ("Browser.setDownloadBehavior", {"behavior": "allow", "browserContextId": their_context}),

@@ -106,7 +106,7 @@ async def test_refusals_are_answered_and_never_end_the_connection(redis_url: str
         me = await served.user()
         session = await served.create(me)
         refused = [
-            ("Browser.close", {}),
+            ("Browser.getBrowserCommandLine", {}),
             ("Browser.crash", {}),
             ("SystemInfo.getProcessInfo", {}),
             ("Target.closeTarget", {"targetId": "0" * 32}),

@@ -44,7 +44,6 @@ def test_host_and_browser_wide_methods_are_refused_on_page_sessions_too(files_di
         "Memory.simulatePressureNotification",
         "Memory.getBrowserSamplingProfile",
         "Emulation.addScreen",
-        "Browser.close",
         "Browser.getBrowserCommandLine",
         "Browser.getHistograms",
         "Target.exposeDevToolsProtocol",
