@@ -165,7 +165,9 @@ class CdpConnection:
         self._totals = totals
         self._lease = lease
         self.budget = budget
-        self._renewer = asyncio.create_task(self._renew(totals.leases.lease_ms / 3000))
+        self._renewer: asyncio.Task[None] | None = None  # without a socket cap there is no lease to renew
+        if totals.leases.max_per_user > 0:
+            self._renewer = asyncio.create_task(self._renew(totals.leases.lease_ms / 3000))
         self._closed = False
 
     def paced(self, client: CdpClient) -> CdpClient:
@@ -177,8 +179,9 @@ class CdpConnection:
         if self._closed:
             return
         self._closed = True
-        self._renewer.cancel()
-        await asyncio.gather(self._renewer, return_exceptions=True)
+        if self._renewer is not None:
+            self._renewer.cancel()
+            await asyncio.gather(self._renewer, return_exceptions=True)
         self._totals._closed(self.budget)
         try:
             await self._lease.release()

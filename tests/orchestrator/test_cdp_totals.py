@@ -25,6 +25,7 @@ async def test_the_socket_cap_holds_across_nodes_and_a_dead_nodes_sockets_lapse(
     other = await node_a.open("bob")  # another user's cap is their own
 
     for connection in on_a:  # node A dies: its leases are neither renewed nor given back
+        assert connection._renewer is not None
         connection._renewer.cancel()
     await asyncio.sleep(1.0)  # past A's leases; B's live one was renewed meanwhile
     more = [await node_b.open("alice"), await node_b.open("alice")]
