@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from orchestrator import __version__
 from orchestrator.runtime import Role, Runtime
 
+from .address_limit import AddressLimit
 from .body_limit import BodyLimit, Bound
 from .errors import install_error_handlers
 from .internal import routes as internal
@@ -81,6 +82,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         uploads=uploads,
         larger=[profile_uploads],
     )
+    if role.has_api:  # anonymous and failed-credential requests per client address (a worker's callers are API nodes)
+        app.add_middleware(AddressLimit, runtime=runtime)
     app.add_middleware(RequestTimer, metrics=runtime.metrics)
     install_error_handlers(app)
     app.include_router(health.router)

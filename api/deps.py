@@ -14,6 +14,7 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
 from orchestrator.accounts import AccountStore, User
 from orchestrator.agent import WorkerAgent
+from orchestrator.cdp_totals import CdpTotals
 from orchestrator.config import Settings
 from orchestrator.errors import AuthenticationFailed
 from orchestrator.files import FileStats
@@ -121,6 +122,10 @@ def get_live_links(control: ControlDep) -> LiveLinks:
     return control.live_links
 
 
+def get_cdp_totals(control: ControlDep) -> CdpTotals:
+    return control.cdp_totals
+
+
 StoreDep = Annotated[SessionStore, Depends(get_store)]
 AccountsDep = Annotated[AccountStore, Depends(get_accounts)]
 RegistryDep = Annotated[WorkerRegistry, Depends(get_registry)]
@@ -130,6 +135,7 @@ QueueDep = Annotated[CreateQueue | None, Depends(get_queue)]
 WebhooksDep = Annotated[WebhookStore, Depends(get_webhooks)]
 EventStreamsDep = Annotated[StreamLeases, Depends(get_event_streams)]
 LiveLinksDep = Annotated[LiveLinks, Depends(get_live_links)]
+CdpTotalsDep = Annotated[CdpTotals, Depends(get_cdp_totals)]
 
 
 class Authenticator:

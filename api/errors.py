@@ -7,7 +7,7 @@ from fastapi.exception_handlers import http_exception_handler, request_validatio
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ReadOnlyError
+from redis.exceptions import MaxConnectionsError, ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -42,6 +42,7 @@ from orchestrator.errors import (
     WebhookNotFound,
     WorkerNotFound,
 )
+from orchestrator.redis_watch import REDIS_AWAY
 
 from .deps import get_metrics
 from .internal import wire
@@ -54,6 +55,17 @@ Answer = tuple[int, dict[str, object], dict[str, str]]  # status, body, headers
 
 def _answer(code: int, detail: str, headers: dict[str, str] | None = None, **extra: object) -> Answer:
     return code, {"detail": detail, **extra}, headers or {}
+
+
+def answer_for(exc: Exception) -> Answer:
+    """The answer to an orchestrator error or a Redis failure, for routes that answer themselves (websockets)."""
+    if isinstance(exc, MaxConnectionsError):  # every Redis connection of this node busy: overload, not an outage
+        return _answer(
+            503, "this node is too busy to reach the session store in time; retry shortly", {"Retry-After": "1"}
+        )
+    if isinstance(exc, REDIS_AWAY):
+        return _answer(503, "the session store (Redis) is unreachable; retry shortly", {"Retry-After": "5"})
+    return _map(exc)
 
 
 async def _browserpool_error(request: Request, exc: Exception) -> JSONResponse:
@@ -107,9 +119,12 @@ def _map(exc: Exception) -> Answer:
 
 
 async def _redis_down(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("Redis unreachable while serving %s %s: %s", request.method, request.url.path, exc)
-    get_metrics(request).redis_errors.inc()
-    code, body, headers = _answer(503, "the session store (Redis) is unreachable; retry shortly", {"Retry-After": "5"})
+    if isinstance(exc, MaxConnectionsError):
+        log.warning("no free Redis connection in time while serving %s %s", request.method, request.url.path)
+    else:
+        log.warning("Redis unreachable while serving %s %s: %s", request.method, request.url.path, exc)
+        get_metrics(request).redis_errors.inc()
+    code, body, headers = answer_for(exc)
     return JSONResponse(body, status_code=code, headers=headers)
 
 

@@ -29,9 +29,13 @@ class ClientSocket:
         await self.websocket.close(code, reason)
 
 
-async def refuse(websocket: WebSocket, code: int, detail: str) -> None:
-    """Refuse before the upgrade: an HTTP answer with a JSON body where the server supports it, else 403."""
+async def refuse(
+    websocket: WebSocket, code: int, detail: str | dict[str, object], headers: dict[str, str] | None = None
+) -> None:
+    """Refuse before the upgrade: an HTTP answer with a JSON body (`detail`, or a whole body) and `headers` where
+    the server supports it, else 403."""
+    body = detail if isinstance(detail, dict) else {"detail": detail}
     try:
-        await websocket.send_denial_response(JSONResponse({"detail": detail}, status_code=code))
+        await websocket.send_denial_response(JSONResponse(body, status_code=code, headers=headers))
     except RuntimeError:
-        await websocket.close(1008, detail)
+        await websocket.close(1008, str(body.get("detail", ""))[:120])

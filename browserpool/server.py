@@ -111,6 +111,9 @@ def server_config(app: FastAPI, settings: Settings, **overrides: Any) -> uvicorn
         "ws_per_message_deflate": False,
         # A client that trickles its request line and headers (slowloris) is closed with 408 after this.
         "http": with_header_timeout(settings.header_timeout),
+        # X-Forwarded-For/-Proto are believed from BROWSERPOOL_TRUSTED_PROXIES only (uvicorn's default trusts loopback).
+        "proxy_headers": bool(settings.trusted_proxies.strip()),
+        "forwarded_allow_ips": settings.trusted_proxies.strip() or None,
         **overrides,
     }
     return uvicorn.Config(app, **options)

@@ -1,5 +1,6 @@
 """Settings, read from the environment with the BROWSERPOOL_ prefix."""
 
+import ipaddress
 import os
 import socket
 from pathlib import Path
@@ -44,6 +45,9 @@ class Settings(BaseSettings):
     # serve/api/worker refuse to start on a Redis whose maxmemory-policy evicts keys (lost session state)
     allow_evicting_redis: bool = False
     redis_prefix: str = Field("browserpool", min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
+    # Connections one process holds to Redis at most; past it a command waits (up to 5 s) for a free one, then
+    # answers 503 "busy" (never "unreachable"). Each open event stream holds one while it waits for events.
+    redis_max_connections: int = Field(512, ge=8, le=100_000)
     state_dir: Path = Field(default_factory=_default_state_dir)
 
     session_timeout: int = Field(300, ge=5)
@@ -95,6 +99,12 @@ class Settings(BaseSettings):
     cdp_max_command_bytes: int = Field(16 * 1024 * 1024, ge=64 * 1024)  # client -> browser; larger: malformed
     cdp_client_buffer_bytes: int = Field(64 * 1024 * 1024, ge=1024 * 1024)  # left unread by a slow client: closed
     cdp_send_timeout: float = Field(30.0, gt=0, le=3600)  # a client that reads nothing this long is closed
+    # Per user, all their CDP connections on every API node together (orchestrator/cdp_totals.py): sockets open at
+    # once (past it the handshake answers 429 with Retry-After) and what they all may send; past the rate every
+    # one of them is paced, as one connection is past its own. 0: no limit.
+    cdp_user_sockets: int = Field(64, ge=0, le=100_000)
+    cdp_user_commands_per_second: float = Field(1000.0, ge=0, le=1_000_000)
+    cdp_user_bytes_per_second: int = Field(16 * 1024 * 1024, ge=0)
 
     # --- isolation: Chromium's own user and process ---
     # The user Chromium runs as. "auto": a user of its own (browserpool-chromium, created at start) when the daemon
@@ -109,6 +119,12 @@ class Settings(BaseSettings):
     max_api_keys_per_user: int = Field(20, ge=1, le=10_000)  # live API keys a user may hold at once
     password_hash_threads: int = Field(2, ge=1, le=64)  # argon2 runs in these threads, never on the event loop
     password_hash_waiting: int = Field(8, ge=0, le=10_000)  # logins that may wait for a thread; more get 429 at once
+    # Requests a minute per client address (an IPv6 address counts by its /64) that carry no credential, or whose
+    # credential failed (401); past it: 429 with Retry-After, credentials or not, until the minute is over. 0: off.
+    ip_rate_limit: int = Field(600, ge=0)
+    # Proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the client; unset: the header is
+    # ignored and the client is the TCP peer.
+    trusted_proxies: str = Field("", pattern=r"^[0-9A-Fa-f.:/, ]*$")
 
     # --- isolation: request bodies (api/body_limit.py) ---
     max_body_bytes: int = Field(1024 * 1024, ge=1024)  # larger request bodies answer 413 before any route reads them
@@ -156,6 +172,14 @@ class Settings(BaseSettings):
         if self.session_timeout > self.max_session_timeout:
             raise ValueError("BROWSERPOOL_SESSION_TIMEOUT exceeds BROWSERPOOL_MAX_SESSION_TIMEOUT")
         return self
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        for item in value.split(","):
+            if item.strip():
+                ipaddress.ip_network(item.strip(), strict=False)  # a ValueError names the bad entry
+        return value
 
     @field_validator("default_proxy")
     @classmethod

@@ -131,6 +131,19 @@ class Keys:
         """Requests counted for one user (all their credentials together) in one minute (expires with it)."""
         return f"{self.prefix}:rate:user:{user_id}:{minute}"
 
+    def address_rate(self, address: str, minute: int) -> str:
+        """Anonymous and failed-credential requests counted for one client address in one minute."""
+        return f"{self.prefix}:rate:address:{address}:{minute}"
+
+    # per-user CDP totals (orchestrator/cdp_totals.py)
+    def user_cdp_sockets(self, user_id: str) -> str:
+        """Sorted set of the user's open CDP connections, scored by when their lease runs out (ms)."""
+        return f"{self.prefix}:user:{user_id}:cdp-sockets"
+
+    def user_cdp_budget(self, user_id: str) -> str:
+        """Hash: up to when (ms) the user's CDP commands and bytes budgets are spent."""
+        return f"{self.prefix}:user:{user_id}:cdp-budget"
+
     def login_failures(self, name: str) -> str:
         """Login attempts on one name in its lockout window. Named by a digest: the name comes from anyone."""
         return f"{self.prefix}:login-failures:{hashlib.sha256(name.encode()).hexdigest()[:32]}"

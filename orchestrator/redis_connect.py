@@ -8,22 +8,41 @@ for the current primary on every new connection, so a failover needs no restart:
 
 The URL's user and password are the data nodes' (the ACL user the pool runs as); the sentinels' own
 credentials, if they have any, come from BROWSERPOOL_REDIS_SENTINEL_USERNAME / _PASSWORD.
+
+Each client holds at most BROWSERPOOL_REDIS_MAX_CONNECTIONS connections; past that a command waits its
+turn (up to POOL_WAIT_SECONDS) instead of failing, so a burst of requests is queued, not answered 503.
+A command that waited that long in vain raises RedisBusy, which says "this node is overloaded", never
+"Redis is unreachable".
 """
 
+import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import Sentinel
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import MaxConnectionsError
 
 from .config import Settings
 
 SENTINEL_SCHEMES = {"redis+sentinel": False, "rediss+sentinel": True}  # scheme -> TLS
 DEFAULT_SENTINEL_PORT = 26379
+DEFAULT_MAX_CONNECTIONS = 512
+POOL_WAIT_SECONDS = 5.0  # how long a command may wait for one of the client's connections to be free
+
+
+class RedisBusy(MaxConnectionsError):
+    """Every connection of this node's pool stayed busy for POOL_WAIT_SECONDS: the node is overloaded.
+
+    A redis ConnectionError (as redis-py's own MaxConnectionsError is), so code that treats Redis as away
+    still backs off; the API answers it 503 "busy" with Retry-After, never "unreachable".
+    """
 
 
 class BadRedisUrl(ValueError):
@@ -39,10 +58,12 @@ class RedisOptions:
     key_file: Path | None = None
     sentinel_username: str | None = None
     sentinel_password: str | None = field(default=None, repr=False)
+    max_connections: int = DEFAULT_MAX_CONNECTIONS  # per client; past it a command waits for a free one
 
     @classmethod
     def of(cls, settings: Settings) -> "RedisOptions":
         return cls(
+            max_connections=settings.redis_max_connections,
             ca_file=settings.redis_ca_file,
             cert_file=settings.redis_cert_file,
             key_file=settings.redis_key_file,
@@ -116,6 +137,26 @@ def _client_arguments() -> dict[str, Any]:
     }
 
 
+class WaitingPool(BlockingConnectionPool):
+    """redis-py's blocking pool, whose wait in vain raises RedisBusy (its own raises a bare ConnectionError)."""
+
+    async def get_connection(self, *args: Any, **kwargs: Any) -> AbstractConnection:
+        try:
+            return await super().get_connection(*args, **kwargs)
+        except RedisConnectionError as exc:
+            if isinstance(exc.__cause__, asyncio.TimeoutError):  # the wait for a free connection, not a connect
+                raise RedisBusy(f"all {self.max_connections} Redis connections of this node stayed busy") from exc
+            raise
+
+
+class WaitingSentinelPool(SentinelConnectionPool, WaitingPool):
+    """The same wait for a client of the sentinels' primary."""
+
+
+def _pool_arguments(options: RedisOptions) -> dict[str, Any]:
+    return {"max_connections": options.max_connections, "timeout": POOL_WAIT_SECONDS}
+
+
 class SentinelPrimary(Redis):
     """A client of whichever node the sentinels name as primary; closing it closes its sentinel clients too."""
 
@@ -139,7 +180,7 @@ def connect_redis(url: str, options: RedisOptions | None = None) -> Redis:
                 "or rediss+sentinel://"
             )
         tls = options.tls() if url.startswith("rediss://") else {}
-        return Redis.from_url(url, **_client_arguments(), **tls)
+        return Redis.from_pool(WaitingPool.from_url(url, **_pool_arguments(options), **_client_arguments(), **tls))
     return _sentinel_primary(address, options)
 
 
@@ -153,6 +194,8 @@ def _sentinel_primary(address: SentinelAddress, options: RedisOptions) -> Redis:
     client: SentinelPrimary = sentinel.master_for(
         address.master_name,
         redis_class=SentinelPrimary,
+        connection_pool_class=WaitingSentinelPool,
+        **_pool_arguments(options),
         db=address.db,
         username=address.username,
         password=address.password,

@@ -19,6 +19,7 @@ from .accounts import AccountStore
 from .addresses import webhook_policy
 from .agent import WorkerAgent
 from .cdp_tokens import CdpTokens, load_secret
+from .cdp_totals import CdpTotals, CdpUserLimits
 from .config import Settings
 from .directory import RemoteFactory, WorkerDirectory
 from .keys import Keys
@@ -88,6 +89,8 @@ class ControlPlane:
     reaper: Reaper
     event_streams: StreamLeases
     live_links: LiveLinks
+    cdp_totals: CdpTotals  # what all of a user's CDP connections may cost together
+    address_limiter: RateLimiter  # anonymous and failed-credential requests per client address
 
 
 class NotStarted(RuntimeError):
@@ -197,6 +200,8 @@ class Runtime:
             ),
             event_streams=StreamLeases(shared.redis, self.keys, settings.max_event_streams_per_user),
             live_links=LiveLinks(shared.redis, self.keys, shared.store.events),
+            cdp_totals=CdpTotals(shared.redis, self.keys, CdpUserLimits.from_settings(settings)),
+            address_limiter=RateLimiter.for_addresses(shared.redis, self.keys, settings.ip_rate_limit),
         )
 
     async def shutdown(self) -> None:

@@ -1,4 +1,5 @@
-"""How many event streams (SSE connections) a user holds open, across every API node.
+"""How many event streams (SSE connections) a user holds open, across every API node (and, with another
+key and name, how many CDP connections: orchestrator/cdp_totals.py).
 
 Each open stream is a member of a per-user sorted set scored by when its lease runs out; the stream
 renews the lease while it is open and removes itself when it ends. A node that dies leaves members
@@ -6,6 +7,7 @@ that simply lapse, so a crash never locks a user out for longer than one lease.
 """
 
 import uuid
+from collections.abc import Callable
 
 from redis.asyncio import Redis
 
@@ -25,11 +27,21 @@ return 1
 
 
 class StreamLeases:
-    def __init__(self, redis: Redis, keys: Keys, max_per_user: int, lease_ms: int = 30_000) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        max_per_user: int,
+        lease_ms: int = 30_000,
+        key_of: Callable[[str], str] | None = None,
+        what: str = "event streams",
+    ) -> None:
         self.redis = redis
         self.keys = keys
         self.max_per_user = max_per_user  # 0: no limit
         self.lease_ms = lease_ms
+        self.key_of = key_of or keys.user_event_streams  # the user's set of leases
+        self.what = what
         self._acquire = redis.register_script(_ACQUIRE)
 
     async def acquire(self, user_id: str) -> "StreamLease":
@@ -41,7 +53,7 @@ class StreamLeases:
         args = [now, now + self.lease_ms, lease.stream_id, self.max_per_user]
         if not await self._acquire(keys=[lease.key], args=args):
             raise QuotaExceeded(
-                f"at most {self.max_per_user} event streams per user may be open at once; close one first",
+                f"at most {self.max_per_user} {self.what} per user may be open at once; close one first",
                 retry_after=5,
             )
         return lease
@@ -50,7 +62,7 @@ class StreamLeases:
 class StreamLease:
     def __init__(self, leases: StreamLeases, user_id: str, stream_id: str) -> None:
         self._leases = leases
-        self.key = leases.keys.user_event_streams(user_id)
+        self.key = leases.key_of(user_id)
         self.stream_id = stream_id
 
     async def renew(self) -> None:

@@ -4,7 +4,8 @@ Three credentials open it: the session's own token (`?token=` in its cdp_url), i
 live link's token (`?link=`). The first two may ask for a live viewer's narrower mode (`?mode=view` or
 `?mode=interactive`, what the dashboard's live view does); a live link's mode is the link's, whatever the
 query says. An interactive viewer's connection writes `takeover_started` and `takeover_ended` to the owner's
-event stream. A live link's connection is closed when the link is revoked or runs out.
+event stream. A live link's connection is closed when the link is revoked or runs out. A refused handshake
+answers with api/errors.py's mapping (status, JSON body, Retry-After), as a REST call would.
 """
 
 import asyncio
@@ -16,13 +17,14 @@ import anyio
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
-from orchestrator.errors import AuthenticationFailed, BrowserpoolError, QuotaExceeded, SessionEnded, SessionNotFound
+from orchestrator.errors import BrowserpoolError, SessionNotFound
 from orchestrator.live_links import LiveLink, LiveLinks
 from orchestrator.models import SessionRecord
 from orchestrator.redis_watch import REDIS_AWAY
 from orchestrator.worker import CdpMode
 
-from ..deps import AuthenticatorDep, LiveLinksDep, SessionsDep
+from ..deps import AuthenticatorDep, CdpTotalsDep, LiveLinksDep, SessionsDep
+from ..errors import answer_for
 from ..websockets import ClientSocket, refuse
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,7 @@ router = APIRouter(prefix="/v1/browser/sessions", tags=["cdp"])
 LINK_CHECK_SECONDS = 2.0  # how often a live link's open connection checks it was not revoked
 LINK_REFUSED = "live link invalid, expired or revoked"
 VIEWER_MODES = {"view": CdpMode.VIEW, "interactive": CdpMode.INTERACTIVE}
+REFUSALS: tuple[type[Exception], ...] = (BrowserpoolError, *REDIS_AWAY)  # answered as api/errors.py maps them
 
 
 class LinkRefused(Exception):
@@ -45,11 +48,15 @@ async def cdp(
     sessions: SessionsDep,
     authenticator: AuthenticatorDep,
     live_links: LiveLinksDep,
+    totals: CdpTotalsDep,
     token: str | None = None,
     link: str | None = None,
     mode: str | None = None,
 ) -> None:
-    """Authorised by the session's own token, its owner's credentials, or a live link (see the module)."""
+    """Authorised by the session's own token, its owner's credentials, or a live link (see the module).
+
+    Every connection counts against its session owner's CDP totals (orchestrator/cdp_totals.py): past the
+    owner's socket cap the handshake answers 429 with Retry-After; past their rate the messages are paced."""
     live: LiveLink | None = None
     try:
         if link is not None:
@@ -65,32 +72,25 @@ async def cdp(
             granted, viewer = VIEWER_MODES.get(mode or "", CdpMode.FULL), "owner"
             user_id = None if token is not None else (await authenticator.from_headers(websocket)).user_id
             record, worker = await sessions.cdp_target(session_id, user_id, token)
+        connection = await totals.open(record.user_id)
     except LinkRefused:
         await refuse(websocket, 401, LINK_REFUSED)
-        return
-    except AuthenticationFailed as exc:
-        await refuse(websocket, 401, str(exc))
-        return
-    except QuotaExceeded as exc:
-        await refuse(websocket, 429, str(exc))
         return
     except SessionNotFound:
         # The same answer for an unknown id, another user's session and a wrong token.
         await refuse(websocket, 401 if token is not None else 404, "session not found or credential invalid")
         return
-    except SessionEnded as exc:
-        await refuse(websocket, 410, str(exc))
+    except REFUSALS as exc:
+        await refuse(websocket, *answer_for(exc))  # the one mapping of api/errors.py, headers (Retry-After) included
         return
-    except BrowserpoolError as exc:
-        await refuse(websocket, 503, str(exc))
-        return
-    except REDIS_AWAY:
-        await refuse(websocket, 503, "the session store (Redis) is unreachable; retry shortly")
-        return
-    await websocket.accept()
-    relay = sessions.relay_cdp(worker, session_id, ClientSocket(websocket), granted)
-    takeover = record if granted is CdpMode.INTERACTIVE else None
-    await _relay(websocket, relay, live_links, live, takeover, viewer)
+    try:
+        await websocket.accept()
+        relay = sessions.relay_cdp(worker, session_id, connection.paced(ClientSocket(websocket)), granted)
+        takeover = record if granted is CdpMode.INTERACTIVE else None
+        await _relay(websocket, relay, live_links, live, takeover, viewer)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await connection.close()
 
 
 async def _relay(

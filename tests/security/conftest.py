@@ -25,6 +25,7 @@ def target(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         action_timeout=5.0,
         retention=60,
         rate_limit=0,  # thousands of requests a minute from one key: fuzz the API, not its rate limiter
+        ip_rate_limit=0,  # thousands of anonymous and bad-credential requests from loopback: the same
         max_api_keys_per_user=10_000,  # every key case mints a victim key: fuzz the API, not the key cap
     )
     threaded = ThreadedDaemon(daemon_settings)
