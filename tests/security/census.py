@@ -32,6 +32,7 @@ CENSUS_PARAMS: dict[str, Json] = {
     "Storage.clearCookies": {},
     "IO.resolveBlob": {"objectId": "census"},
     "Browser.getVersion": {},
+    "Browser.close": {},
     "Browser.setPermission": {"permission": {"name": "geolocation"}, "setting": "granted"},
     "Browser.grantPermissions": {"permissions": ["geolocation"]},
     "Browser.resetPermissions": {},
@@ -76,6 +77,7 @@ LAST = (
     "Page.close",
     "Target.detachFromTarget",
     "Inspector.disable",
+    "Browser.close",  # ends the session (client_closed)
 )
 
 NAMES = {"url": "http://127.0.0.1:9/", "origin": "http://127.0.0.1:9", "expression": "1", "name": "census"}
