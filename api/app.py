@@ -20,6 +20,7 @@ from .routes import (
     api_keys,
     auth,
     cdp,
+    crashes,
     dashboard,
     events,
     files,
@@ -100,6 +101,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             cdp,
             live_links,
             admin,
+            crashes,
             dashboard,
             profiles,
         ):  # events before /{id}

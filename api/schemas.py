@@ -127,7 +127,8 @@ class SessionDetail(BrowserSessionResponse):
 
 class SessionEvent(BaseModel):
     """One lifecycle event: created, active, closing, expiring (soon), takeover_started / takeover_ended (with
-    the viewer as reason), page_unresponsive (with what was done as reason), ended (with its reason)."""
+    the viewer as reason), page_unresponsive (with what was done as reason), session_restarted (after a crash of its
+    shared browser, with what was restored as reason), ended (with its reason)."""
 
     type: str
     session_id: str

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from . import clock
 from .activity import ActivityRecorder
+from .crashes import CrashLog, CrashRecorder
 from .files import DownloadInfo
 from .lifecycle import LIVE, EndReason, SessionStatus
 from .profiles import ProfileStore
@@ -30,9 +31,11 @@ class WorkerAgent:
         registry: WorkerRegistry,
         address: str,
         profiles: ProfileStore | None = None,
+        crashes: CrashLog | None = None,
     ) -> None:
         self.worker = worker
         self.profiles = profiles  # where sessions that start from a profile read it, and persisting ones save
+        self.crashes = crashes  # where a crash of one of its browsers is reported (None: only logged)
         self.store = store
         self.registry = registry
         self.address = address
@@ -55,6 +58,7 @@ class WorkerAgent:
             self.profiles,
             on_client_closed=self.end_by_client,
             on_page_hung=self.page_unresponsive,
+            on_crash=CrashRecorder(self.worker_id, self.crashes, self.store) if self.crashes else None,
         )
         await self.heartbeat()
 

@@ -72,6 +72,13 @@ class Settings(BaseSettings):
     # A page whose renderer has not answered this long is reported (`page_unresponsive`) and its renderer killed;
     # the session's page is replaced by a fresh one and the session carries on. 0: pages are not watched.
     page_hang_timeout: float = Field(10.0, ge=0, le=3600)
+    # Crash containment: every this many seconds each session's cookies, local storage and page URLs are kept, so
+    # a session whose shared browser crashes (with none of its commands in flight) is restarted with them on a
+    # fresh browser. 0: not kept (survivors then come back at their page's URL only).
+    crash_checkpoint_interval: float = Field(2.0, ge=0, le=3600)
+    # A user whose CDP command was in flight when a shared browser crashed gets browsers of their own
+    # ("isolation": "browser") for this many seconds. 0: no quarantine.
+    crash_quarantine: float = Field(3600.0, ge=0)
 
     worker_id: str | None = None
     worker_lease_ttl: float = Field(10.0, gt=0)

@@ -4,7 +4,8 @@ The one owner of the stream. It is written atomically with each change by the sc
 (lua/create.lua: `created`; lua/transition.lua: `active`, `closing`, `ended`), and by `append` here for
 the events no status change carries (`withdrawn`, `expiring`, `download` with the file's `name` and
 `size_bytes`; `takeover_started`/`takeover_ended` from live_links.py; `page_unresponsive` with what was done
-as its reason); every reader goes through `EventStream`.
+as its reason; `session_restarted` from crashes.py with what was restored); every reader goes through
+`EventStream`.
 An entry's fields, in this order: type, session_id, status, reason ("" for none), at_ms, then for `download`
 name and size_bytes.
 At most EVENTS_KEPT entries per user are kept (trimmed approximately).

@@ -176,3 +176,14 @@ class Keys:
     @property
     def bootstrap(self) -> str:
         return f"{self.prefix}:bootstrap"
+
+    # crash containment
+    @property
+    def crashes(self) -> str:
+        """List of the latest shared-browser crash reports (JSON, newest first, capped)."""
+        return f"{self.prefix}:crashes"
+
+    @property
+    def quarantine(self) -> str:
+        """Sorted set of users quarantined after a crash, scored by when their quarantine ends (ms)."""
+        return f"{self.prefix}:quarantine"

@@ -11,6 +11,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from . import clock
+from .crashes import CrashLog
 from .files import FileStats
 from .queue import CreateQueue
 from .registry import WorkerRegistry
@@ -26,6 +27,7 @@ class _Deployment(Collector):
         self.stats: dict[str, int] = {}
         self.workers: list[tuple[str, int, int, bool]] = []
         self.queued = 0
+        self.quarantined = 0  # users in crash quarantine
         self.files: tuple[str, FileStats] | None = None  # this node's worker's session files, if it has one
 
     def collect(self) -> Iterator[Metric]:
@@ -64,6 +66,22 @@ class _Deployment(Collector):
             "browserpool_profile_save_failures",
             "Final saves of persisting sessions that failed (the profile kept its previous version)",
             value=self.stats.get("profile_save_failures", 0),
+        )
+        yield CounterMetricFamily(
+            "browserpool_browser_crashes", "Shared browsers that crashed", value=self.stats.get("browser_crashes", 0)
+        )
+        yield CounterMetricFamily(
+            "browserpool_sessions_restarted",
+            "Sessions of a crashed browser restarted on a fresh one with their state",
+            value=self.stats.get("sessions_restarted", 0),
+        )
+        yield CounterMetricFamily(
+            "browserpool_crash_quarantines",
+            "Users quarantined because their command was in flight at a crash",
+            value=self.stats.get("crash_quarantines", 0),
+        )
+        yield GaugeMetricFamily(
+            "browserpool_crash_quarantined_users", "Users in crash quarantine now", value=self.quarantined
         )
         if self.files is not None:
             yield from _file_metrics(*self.files)
@@ -121,8 +139,10 @@ class Metrics:
         registry: WorkerRegistry,
         queue: CreateQueue | None,
         files: tuple[str, FileStats] | None = None,
+        crashes: CrashLog | None = None,
     ) -> None:
         self._deployment.files = files
+        self._deployment.quarantined = len(await crashes.quarantined()) if crashes is not None else 0
         self._deployment.stats = await store.stats()
         live = await registry.live(clock.now_ms())
         self._deployment.workers = [(w.worker_id, w.capacity, w.used, w.draining) for w in live]

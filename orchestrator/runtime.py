@@ -21,6 +21,7 @@ from .agent import WorkerAgent
 from .cdp_tokens import CdpTokens, load_secret
 from .cdp_totals import CdpTotals, CdpUserLimits
 from .config import Settings
+from .crashes import CrashLog
 from .directory import RemoteFactory, WorkerDirectory
 from .keys import Keys
 from .live_links import LiveLinks
@@ -77,6 +78,7 @@ class Shared:
     directory: WorkerDirectory
     internal_secret: str
     profiles: ProfileStore
+    crashes: CrashLog  # shared-browser crash reports and the users quarantined after one
 
 
 @dataclass(frozen=True)
@@ -146,10 +148,12 @@ class Runtime:
         internal_secret = await self._shared_secret(redis, self.keys.internal_secret)
         profiles = ProfileStore(redis, self.keys, settings.profile_max_bytes, settings.max_profiles_per_user)
         self._profiles = profiles
+        crashes = CrashLog(redis, self.keys, settings.crash_quarantine)
         if self._worker_factory is not None and self.role.has_browsers:
             # Only a worker role is reachable by other nodes; `serve` keeps its browsers to itself.
             address = settings.advertised_url if self.role is Role.WORKER else ""
-            self.agent = WorkerAgent(self._worker_factory(settings), store, registry, address, profiles)
+            worker = self._worker_factory(settings)
+            self.agent = WorkerAgent(worker, store, registry, address, profiles, crashes)
         remote = self._remote_factory(internal_secret, settings) if self._remote_factory else None
         self._shared = Shared(
             redis=redis,
@@ -161,6 +165,7 @@ class Runtime:
             directory=WorkerDirectory(registry, self.agent.worker if self.agent else None, remote),
             internal_secret=internal_secret,
             profiles=profiles,
+            crashes=crashes,
         )
         if self.role.has_api:
             self.control = await self._control_plane(self._shared)

@@ -28,6 +28,26 @@ ClientClosed = Callable[[str], Awaitable[None]]  # a session's own CDP client cl
 PageHung = Callable[[str, str], Awaitable[None]]  # (session id, what happened): a page stopped answering, was killed
 
 
+@dataclass(frozen=True)
+class CrashReport:
+    """A shared browser died: whose commands were in flight, and which sessions are being re-homed."""
+
+    browser: str  # the worker's tag of that browser
+    in_flight: dict[str, list[str]]  # session id -> its clients' CDP commands the browser never answered
+    recent: dict[str, list[str]]  # session id -> the last commands its clients sent (newest last)
+    survivors: list[str]  # sessions whose commands were not in flight: restarted on a fresh browser
+
+
+class CrashListener(Protocol):
+    """What the process that owns browsers does when one of them crashes."""
+
+    async def browser_crashed(self, report: CrashReport) -> None: ...
+
+    async def session_restarted(self, session_id: str, seconds: float, detail: str) -> None:
+        """`session_id` is back on a fresh browser after `seconds`, its state restored as `detail` says."""
+        ...
+
+
 class CdpMode(StrEnum):
     """How much a CDP connection may do: the session's own clients everything its policy allows; a live viewer
     only what watching (and, interactive, taking over with mouse and keyboard) needs (workers/cdp_viewer.py)."""
@@ -123,6 +143,7 @@ class OwnedWorker(BrowserWorker, Protocol):
         profiles: "ProfileStore | None" = None,
         on_client_closed: ClientClosed | None = None,
         on_page_hung: PageHung | None = None,
+        on_crash: CrashListener | None = None,
     ) -> None: ...
 
     def file_stats(self) -> FileStats: ...

@@ -12,6 +12,7 @@ client goes through a ClientOutbox, so a client that reads slowly never holds up
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +51,11 @@ class _Pending:
     client_id: int | None  # None: a request the relay made on its own behalf
     session_id: str | None
     after: Callable[[Json], Json] | None
+    method: str = ""  # what was sent to the browser: named in a crash's attribution
+
+
+RECENT = 8  # the last commands a connection sent, kept for a crash's attribution
+BROWSER_LOST = "the session's browser went away (it crashed); read the session's status and reconnect if it is active"
 
 
 class CdpRelay:
@@ -84,6 +90,8 @@ class CdpRelay:
         self._stopped = asyncio.Event()  # the browser connection is closed: nothing more reaches Chromium
         self._client_gone = False
         self.close_reason: tuple[int, str] | None = None
+        self.browser_lost = False  # the browser side closed under the relay (not by an end)
+        self.recent: deque[str] = deque(maxlen=RECENT)  # methods last sent to the browser, newest last
 
     async def run(self) -> None:
         writer = asyncio.create_task(self._outbox.run())
@@ -200,6 +208,9 @@ class CdpRelay:
         upstream_id = self._next_id
         self._next_id += 1
         self._pending[upstream_id] = pending
+        pending.method = method
+        if pending.client_id is not None:
+            self.recent.append(method)
         self._answered.clear()
         message = _with_session({"id": upstream_id, "method": method, "params": params}, session_id)
         await self._browser.send(wire.dumps(message))
@@ -226,7 +237,12 @@ class CdpRelay:
                 unreadable = self.limits.max_message_bytes * UNREADABLE_FACTOR // MIB
                 self.end(MESSAGE_TOO_BIG, f"the browser sent a message above {unreadable} MiB; fetch data in parts")
         if self.close_reason is None:
-            self.close_reason = (1011, "the browser went away")
+            self.browser_lost = True
+            self.close_reason = (1011, BROWSER_LOST)
+
+    def in_flight(self) -> list[str]:
+        """The client's commands sent to the browser and not answered yet (at a crash: what was in flight)."""
+        return [pending.method for pending in self._pending.values() if pending.client_id is not None]
 
     async def _handle_browser(self, raw: bytes) -> None:
         upstream_id = wire.response_id(raw)

@@ -26,6 +26,7 @@ def local_worker(settings: Settings) -> LocalWorker:
         chromium_sandbox=settings.chromium_sandbox,
         limits=SessionLimits.from_settings(settings),
         page_hang_timeout=settings.page_hang_timeout,
+        checkpoint_interval=settings.crash_checkpoint_interval,
         files=WorkerFiles(
             FileStore.for_worker(settings.state_dir, settings.effective_worker_id, settings.file_retention),
             settings.session_disk_quota,

@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import logging
 import shutil
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -29,6 +30,7 @@ from orchestrator.worker import (
     CdpClient,
     CdpMode,
     ClientClosed,
+    CrashListener,
     DownloadDone,
     LoadChanged,
     NavigationResult,
@@ -38,8 +40,9 @@ from orchestrator.worker import (
 )
 
 from .cdp_limits import CdpLimits
-from .cdp_relay import CdpRelay, close_client
+from .cdp_relay import BROWSER_LOST, CdpRelay, close_client
 from .cdp_scope import CdpScope
+from .checkpoints import Checkpointer
 from .chromium import ensure_chromium
 from .chromium_user import resolve_user
 from .devtools import DevToolsUnavailable
@@ -55,6 +58,7 @@ from .placement import least_loaded
 from .process_guard import driver_environment, make_undumpable
 from .profiles import ProfileKeeper
 from .ready_shapes import ReadyShapes
+from .rehome import Rehoming, triage
 from .sandbox import SandboxMode
 from .session_bounds import BrowserBounds, SessionLimits
 from .slot import BrowserSlot, SessionPage
@@ -81,6 +85,7 @@ class LocalWorker(FileActions):
         limits: SessionLimits | None = None,
         files: WorkerFiles | None = None,
         page_hang_timeout: float = 10.0,
+        checkpoint_interval: float = 2.0,
     ) -> None:
         self._worker_id = worker_id
         self.chromium_user = chromium_user  # BROWSERPOOL_CHROMIUM_USER: see workers.chromium_user
@@ -105,6 +110,11 @@ class LocalWorker(FileActions):
         self._tasks: set[asyncio.Task[None]] = set()
         self.profiles = ProfileKeeper(None, action_timeout)  # given its store at start
         self.watchdog = PageWatchdog(page_hang_timeout)  # pages that stop answering: killed, the session lives on
+        self.rehoming = Rehoming(self)  # sessions of a crashed browser on their way to a fresh one
+        self.checkpoints = Checkpointer(
+            checkpoint_interval, lambda: [h for s in self.slots for h in s.sessions.values()]
+        )
+        self._on_crash: CrashListener | None = None
         self._on_client_closed: ClientClosed | None = None
 
     @property
@@ -126,6 +136,7 @@ class LocalWorker(FileActions):
         profiles: ProfileStore | None = None,
         on_client_closed: ClientClosed | None = None,
         on_page_hung: PageHung | None = None,
+        on_crash: CrashListener | None = None,
     ) -> None:
         self._on_lost = on_sessions_lost
         self._on_client_closed = on_client_closed
@@ -144,6 +155,8 @@ class LocalWorker(FileActions):
                 self._playwright = await async_playwright().start()
             log.info("Chromium runs as %s; sandbox %s", plan.home.user.name, plan.sandbox.why)
             await asyncio.gather(*(self._launch(slot) for slot in self.slots))
+            self._on_crash = on_crash
+            self.checkpoints.start()
         except BaseException:
             await self.stop()  # a start that failed half-way leaves no driver, browser or directory behind
             raise
@@ -153,6 +166,7 @@ class LocalWorker(FileActions):
             return
         self._stopping = True
         self.watchdog.stop()
+        await self.checkpoints.stop()
         for task in list(self._tasks):
             task.cancel()
         if self.files is not None:
@@ -172,7 +186,7 @@ class LocalWorker(FileActions):
         return WorkerLoad(capacity=len(up) * self.capacity_per_browser, used=sum(up), browsers_up=len(up))
 
     def held_session_ids(self) -> list[str]:
-        return [sid for slot in self.slots for sid in slot.sessions]
+        return [*(sid for slot in self.slots for sid in slot.sessions), *self.rehoming.waiting]
 
     def opening_session_ids(self) -> list[str]:
         return [sid for slot in self.slots for sid in slot.reserved]
@@ -219,16 +233,20 @@ class LocalWorker(FileActions):
         finally:
             slot.release(session_id)
         self._watch_crashes(slot, session_id, held.page)
-        held.profile = spec.profile
+        held.profile, held.spec = spec.profile, spec
         if state is not None:
             await self._restore(slot, session_id, held, state)
         await self._bound(slot, session_id, held, spec)  # after the restore: a recording starts on the session's page
         self.watchdog.watch(session_id, held, lambda page: self._watch_crashes(slot, session_id, page))
+        self._spawn(self.checkpoints.refresh(held))  # a crash from now on finds it with its state
         await self._load_changed()
         self._warm_up()
 
     async def close_session(self, session_id: str, reason: str = "session ended") -> None:
         """Close it; a session that persists into a profile saves first, once its CDP clients have let go."""
+        waiting = self.rehoming.forget(session_id)
+        if waiting is not None:  # its browser crashed and it had not been reopened yet
+            await self._close_route(waiting.route)
         for slot in self.slots:
             if session_id in slot.sessions:
                 route = slot.sessions[session_id].route
@@ -292,6 +310,8 @@ class LocalWorker(FileActions):
             await relay.run()
         finally:
             held.relays.discard(relay)
+            if relay.browser_lost:  # what its client had in flight when the browser died, for the crash's triage
+                held.witnessed.extend(relay.in_flight())
             if drives and not _drivers(held):
                 held.context.remove_listener("dialog", _leave_to_the_client)
 
@@ -340,6 +360,7 @@ class LocalWorker(FileActions):
         return self._slot_of(session_id)[1]
 
     def _slot_of(self, session_id: str) -> tuple[BrowserSlot, SessionPage]:
+        self.rehoming.check(session_id)  # on its way to a fresh browser: retry shortly
         for slot in self.slots:
             held = slot.sessions.get(session_id)
             if held is not None:
@@ -453,30 +474,62 @@ class LocalWorker(FileActions):
             await self.profiles.final_save(held.profile, session_id, held.context)
 
     def _browser_gone(self, slot: BrowserSlot) -> None:
+        """A browser died: the sessions whose commands were in flight fail, the others are re-homed
+        (workers/rehome.py) on the browser relaunched in its place."""
         if self._stopping or slot.browser is None:
             return
-        for held in slot.sessions.values():
-            self._spawn(self._close_route(held.route))
+        started = time.monotonic()
+        sessions = dict(slot.sessions)
+        report = triage(slot.tag, sessions)
         lost = slot.lost()
-        log.error("browser %s disconnected with %d session(s); restarting it", slot.tag, len(lost.session_ids))
+        log.error(
+            "browser %s disconnected with %d session(s) (in flight: %s); restarting it and %d of them",
+            slot.tag,
+            len(lost.session_ids),
+            report.in_flight or "nothing",
+            len(report.survivors),
+        )
         if lost.profile_dir:
             self._spawn(asyncio.to_thread(shutil.rmtree, lost.profile_dir, True))
-        self._spawn(self._report_lost(lost.session_ids))
-        if self.files is not None:
-            for session_id in lost.session_ids:
-                self._spawn(self.files.ended(session_id))  # what it downloaded stays readable for the retention
-        self._spawn(self._relaunch(slot))
+        survivors = {sid: sessions[sid] for sid in report.survivors}
+        for held in survivors.values():
+            for relay in list(held.relays):
+                relay.end(1012, BROWSER_LOST)
+        self.rehoming.hold(survivors)
+        for session_id in report.in_flight:
+            self._spawn(self.give_up(session_id, sessions[session_id]))
+        if self._on_crash is not None:
+            self._spawn(self._on_crash.browser_crashed(report))
+        self._spawn(self._relaunch(slot, report.survivors, started))
 
-    async def _relaunch(self, slot: BrowserSlot) -> None:
+    async def _relaunch(self, slot: BrowserSlot, survivors: list[str], started: float) -> None:
         delay = 0.5
         while not self._stopping:
             try:
                 await self._launch(slot)
-                return
+                break
             except PlaywrightError as exc:
                 log.error("relaunching browser %s failed: %s; retrying in %.1fs", slot.tag, _first_line(exc), delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30)
+        await self.rehoming.rehome(slot, survivors, started)
+        await self._load_changed()
+
+    async def give_up(self, session_id: str, held: SessionPage) -> None:
+        """A session of a dead browser that is not coming back: `failed` (browser_crashed), its files kept."""
+        await self._close_route(held.route)
+        await self._report_lost([session_id])
+        if self.files is not None:
+            await self.files.ended(session_id)  # what it downloaded stays readable for the retention
+
+    async def restarted(self, session_id: str, seconds: float, detail: str) -> None:
+        if self._on_crash is not None:
+            await self._on_crash.session_restarted(session_id, seconds, detail)
+
+    def watch(self, slot: BrowserSlot, session_id: str, held: SessionPage) -> None:
+        """Its page's crashes end it, and a hang of its page is caught (every session, opened or re-homed)."""
+        self._watch_crashes(slot, session_id, held.page)
+        self.watchdog.watch(session_id, held, lambda page: self._watch_crashes(slot, session_id, page))
 
     def _watch_crashes(self, slot: BrowserSlot, session_id: str, page: Page) -> None:
         """A crash of the session's page ends the session (unless it is the hang watchdog's kill)."""

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from playwright.async_api import Browser, BrowserContext, CDPSession, Page, Playwright, ProxySettings
 from playwright.async_api import Error as PlaywrightError
 
-from orchestrator.models import ProfileRef
+from orchestrator.models import ProfileRef, SessionSpec
 
 from .cdp_relay import CdpRelay
+from .checkpoints import Checkpoint
 from .chromium_home import ChromiumHome
 from .devtools import DEBUGGING_ARGS, DevToolsUnavailable, browser_endpoint, user_data_dir
 from .egress_routes import Route
@@ -57,6 +58,9 @@ class SessionPage:
     ended: str | None = None  # why it ended: set first thing by BrowserSlot.close; a relay being set up checks it
     profile: ProfileRef | None = None  # the profile it started from (and, if it persists, saves into at its end)
     route: Route | None = None  # its upstream proxy's route through the egress guard (sessions with a proxy)
+    spec: SessionSpec | None = None  # what it was opened with: a re-homed session is opened with it again
+    checkpoint: Checkpoint | None = None  # its latest state, for a re-home after a crash (workers/checkpoints.py)
+    witnessed: list[str] = field(default_factory=list)  # commands in flight on relays its dead browser closed
 
 
 class LostBrowser(NamedTuple):

@@ -14,6 +14,7 @@ from ..deps import (
     QueueDep,
     RegistryDep,
     SettingsDep,
+    SharedDep,
     StoreDep,
     bearer_of,
 )
@@ -30,6 +31,7 @@ async def metrics(
     registry: RegistryDep,
     queue: QueueDep,
     files: FileStatsDep,
+    shared: SharedDep,
     x_api_key: Annotated[str | None, Header()] = None,
     authorization: Annotated[str | None, Header()] = None,
 ) -> Response:
@@ -37,5 +39,5 @@ async def metrics(
         user = await authenticator.user(bearer_of(authorization), x_api_key)
         if not user.is_admin:
             raise PermissionDenied("metrics are for admin users (or set BROWSERPOOL_METRICS_PUBLIC=true)")
-    await metrics.refresh(store, registry, queue, files)
+    await metrics.refresh(store, registry, queue, files, shared.crashes)
     return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
