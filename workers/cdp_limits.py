@@ -116,3 +116,13 @@ class ClientPacer:
         """
         wait = max(self.commands.take(1), self.bytes.take(size))
         return wait, self.flood.at_limit(backlogged and (self.commands.drained or self.bytes.drained))
+
+
+def too_large(size: int, limits: CdpLimits) -> str:
+    """The refusal of a browser answer above the bound of one CDP message."""
+    return (
+        f"the answer is {size / MIB:.1f} MiB, above this pool's bound of {limits.max_message_bytes / MIB:g} MiB "
+        "per CDP message (BROWSERPOOL_CDP_MAX_MESSAGE_BYTES). Fetch large data in parts: keep it in the page "
+        "(Runtime.evaluate with returnByValue false) and read slices, or read a stream with IO.read "
+        "(Page.printToPDF with transferMode ReturnAsStream, Fetch.takeResponseBodyAsStream)."
+    )

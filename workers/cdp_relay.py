@@ -24,7 +24,7 @@ from orchestrator.worker import CdpClient
 
 from . import cdp_wire as wire
 from .cdp_inbox import ClientInbox
-from .cdp_limits import MIB, CdpLimits, ClientPacer
+from .cdp_limits import MIB, CdpLimits, ClientPacer, too_large
 from .cdp_outbox import ClientOutbox
 from .cdp_scope import CdpScope, Json
 
@@ -271,7 +271,7 @@ class CdpRelay:
         if pending is None or pending.client_id is None:
             return
         if len(raw) > self.limits.max_message_bytes:
-            self._reply_error(pending.client_id, pending.session_id, REFUSED, _too_large(len(raw), self.limits))
+            self._reply_error(pending.client_id, pending.session_id, REFUSED, too_large(len(raw), self.limits))
             return
         if pending.after is None and message is None:
             self._outbox.put(wire.with_id(raw, pending.client_id))
@@ -287,15 +287,6 @@ def _with_session(message: Json, session_id: str | None) -> Json:
     if session_id is not None:
         message["sessionId"] = session_id
     return message
-
-
-def _too_large(size: int, limits: CdpLimits) -> str:
-    return (
-        f"the answer is {size / MIB:.1f} MiB, above this pool's bound of {limits.max_message_bytes / MIB:g} MiB "
-        "per CDP message (BROWSERPOOL_CDP_MAX_MESSAGE_BYTES). Fetch large data in parts: keep it in the page "
-        "(Runtime.evaluate with returnByValue false) and read slices, or read a stream with IO.read "
-        "(Page.printToPDF with transferMode ReturnAsStream, Fetch.takeResponseBodyAsStream)."
-    )
 
 
 async def close_client(client: CdpClient, code: int, reason: str) -> None:
