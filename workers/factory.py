@@ -25,6 +25,8 @@ def local_worker(settings: Settings) -> LocalWorker:
         chromium_user=settings.chromium_user,
         chromium_sandbox=settings.chromium_sandbox,
         limits=SessionLimits.from_settings(settings),
+        ready_browsers=settings.ready_browsers,
+        max_dedicated_browsers=settings.max_dedicated_browsers,
         files=WorkerFiles(
             FileStore.for_worker(settings.state_dir, settings.effective_worker_id, settings.file_retention),
             settings.session_disk_quota,

@@ -40,6 +40,7 @@ from .cdp_relay import CdpRelay, close_client
 from .cdp_scope import CdpScope
 from .chromium import ensure_chromium
 from .chromium_user import resolve_user
+from .dedicated import ReadyBrowsers
 from .devtools import DevToolsUnavailable
 from .egress import EgressProxy
 from .egress_routes import Route
@@ -77,6 +78,8 @@ class LocalWorker(FileActions):
         chromium_sandbox: SandboxMode = "auto",
         limits: SessionLimits | None = None,
         files: WorkerFiles | None = None,
+        ready_browsers: int = 1,
+        max_dedicated_browsers: int = 4,
     ) -> None:
         self._worker_id = worker_id
         self.chromium_user = chromium_user  # BROWSERPOOL_CHROMIUM_USER: see workers.chromium_user
@@ -100,6 +103,10 @@ class LocalWorker(FileActions):
         self._draining = False
         self._tasks: set[asyncio.Task[None]] = set()
         self.profiles = ProfileKeeper(None, action_timeout)  # given its store at start
+        # Sessions with isolation `browser`: a Chromium each, from a few kept launched (workers/dedicated.py).
+        self.dedicated = ReadyBrowsers(
+            worker_id, ready_browsers, max_dedicated_browsers, self._launch_own, self._own_browser_gone
+        )
 
     @property
     def worker_id(self) -> str:
@@ -134,6 +141,7 @@ class LocalWorker(FileActions):
                 self._playwright = await async_playwright().start()
             log.info("Chromium runs as %s; sandbox %s", plan.home.user.name, plan.sandbox.why)
             await asyncio.gather(*(self._launch(slot) for slot in self.slots))
+            self.dedicated.start(guard_ports=self.egress is not None)
         except BaseException:
             await self.stop()  # a start that failed half-way leaves no driver, browser or directory behind
             raise
@@ -146,6 +154,7 @@ class LocalWorker(FileActions):
             task.cancel()
         if self.files is not None:
             await self.files.stop()  # recordings finished and files kept, before the browsers go
+        await self.dedicated.stop()
         await asyncio.gather(*(slot.shut(timeout=10) for slot in self.slots), return_exceptions=True)
         playwright, self._playwright = self._playwright, None
         if playwright is not None:
@@ -158,13 +167,19 @@ class LocalWorker(FileActions):
     def load(self) -> WorkerLoad:
         loads = [slot.load for slot in self.slots]
         up = [load for load in loads if load is not None]
-        return WorkerLoad(capacity=len(up) * self.capacity_per_browser, used=sum(up), browsers_up=len(up))
+        # A session with a browser of its own counts as one session of the capacity (see README, isolation).
+        used = sum(up) + len(self.dedicated.in_use)
+        return WorkerLoad(capacity=len(up) * self.capacity_per_browser, used=used, browsers_up=len(up))
 
     def held_session_ids(self) -> list[str]:
-        return [sid for slot in self.slots for sid in slot.sessions]
+        return [sid for slot in self._every_slot() for sid in slot.sessions]
 
     def opening_session_ids(self) -> list[str]:
-        return [sid for slot in self.slots for sid in slot.reserved]
+        return [sid for slot in self._every_slot() for sid in slot.reserved]
+
+    def _every_slot(self) -> list[BrowserSlot]:
+        """The shared browsers and the sessions' own ones."""
+        return [*self.slots, *self.dedicated.in_use]
 
     # --- sessions ----------------------------------------------------------------------------
 
@@ -176,11 +191,7 @@ class LocalWorker(FileActions):
         return self._draining or self._stopping
 
     def _reserve(self, session_id: str) -> BrowserSlot:
-        if self._stopping or self._draining:
-            raise PoolUnavailable("this worker is draining or shutting down and takes no new sessions")
-        loads = [slot.load for slot in self.slots]
-        if all(load is None for load in loads):
-            raise PoolUnavailable("no browser is up right now (starting or restarting); retry shortly", retry_after=2)
+        loads = self._room()
         index = least_loaded(loads, self.capacity_per_browser)
         if index is None:
             raise PoolFull()
@@ -188,9 +199,26 @@ class LocalWorker(FileActions):
         slot.reserve(session_id)
         return slot
 
+    def _room(self) -> list[int | None]:
+        """The shared browsers' loads, if this worker takes one more session of either isolation."""
+        if self._stopping or self._draining:
+            raise PoolUnavailable("this worker is draining or shutting down and takes no new sessions")
+        loads = [slot.load for slot in self.slots]
+        if all(load is None for load in loads):
+            raise PoolUnavailable("no browser is up right now (starting or restarting); retry shortly", retry_after=2)
+        load = self.load()
+        if load.used >= load.capacity:
+            raise PoolFull()
+        return loads
+
+    async def _reserve_own(self, session_id: str) -> BrowserSlot:
+        self._room()
+        return await self.dedicated.take(session_id)
+
     async def open_session(self, session_id: str, spec: SessionSpec) -> None:
         state = await self.profiles.load(spec.profile) if spec.profile is not None else None
-        slot = self._reserve(session_id)
+        own = spec.isolation == "browser"
+        slot = await self._reserve_own(session_id) if own else self._reserve(session_id)
         route = None
         try:
             shape = (spec.viewport_width, spec.viewport_height, spec.user_agent)
@@ -217,7 +245,7 @@ class LocalWorker(FileActions):
 
     async def close_session(self, session_id: str, reason: str = "session ended") -> None:
         """Close it; a session that persists into a profile saves first, once its CDP clients have let go."""
-        for slot in self.slots:
+        for slot in self._every_slot():
             if session_id in slot.sessions:
                 route = slot.sessions[session_id].route
                 try:
@@ -325,7 +353,7 @@ class LocalWorker(FileActions):
         return self._slot_of(session_id)[1]
 
     def _slot_of(self, session_id: str) -> tuple[BrowserSlot, SessionPage]:
-        for slot in self.slots:
+        for slot in self._every_slot():
             held = slot.sessions.get(session_id)
             if held is not None:
                 return slot, held
@@ -372,6 +400,25 @@ class LocalWorker(FileActions):
                 endpoint = await asyncio.to_thread(slot.cdp_endpoint)
                 self.egress.block_ports([int(endpoint.split(":")[2].split("/")[0])])
         self._warm_up()
+
+    async def _launch_own(self, slot: BrowserSlot, on_disconnect: Callable[[BrowserSlot], None]) -> None:
+        """Launch a session's own browser as the shared ones are (user, sandbox, egress proxy, bounds)."""
+        assert self._playwright is not None and self._plan is not None
+        proxy_port = self.egress.port if self.egress is not None else None
+        await slot.launch(self._playwright, self._plan, on_disconnect, proxy_port, self._bounds_for(slot))
+
+    def _own_browser_gone(self, slot: BrowserSlot) -> None:
+        """A session's own browser died: its session ends failed (browser_crashed); nothing else is touched."""
+        for held in slot.sessions.values():
+            self._spawn(self._close_route(held.route))
+        lost = slot.lost()
+        if lost.profile_dir:
+            self._spawn(asyncio.to_thread(shutil.rmtree, lost.profile_dir, True))
+        self._spawn(self._report_lost(lost.session_ids))
+        if self.files is not None:
+            for session_id in lost.session_ids:
+                self._spawn(self.files.ended(session_id))
+        self._spawn(self._load_changed())
 
     def _warm_up(self) -> None:
         """Top up every browser's ready contexts in the background (one top-up at a time; a request for
