@@ -108,7 +108,7 @@ class ReadyBrowsers:
     async def take(self, session_id: str) -> OwnBrowser:
         """A browser for this session alone, reserved for it: a spare, or (none ready) one launched now."""
         if len(self._held) >= self.most:
-            raise PoolFull(f"this worker holds {self.most} sessions with a browser of their own, its limit")
+            raise PoolFull()  # it holds BROWSERPOOL_MAX_DEDICATED_BROWSERS: another worker may take it
         browser = self._spares.pop(0) if self._spares else None
         fresh = browser is None
         if browser is None:

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from playwright.async_api import async_playwright
 
+from api.internal.wire import OpenSession
 from orchestrator.config import Settings
+from orchestrator.models import SessionSpec
 from tests.conftest import Daemon, make_settings, serve_daemon, start_daemon
 from tests.support import eventually
 
@@ -141,13 +143,15 @@ async def test_the_users_default_from_the_cli_applies_when_the_body_names_none(
     assert (await daemon.create(me))["isolation"] == "context"
 
 
-@pytest.mark.parametrize("value", ["process", "", "BROWSER", 1, True, ["browser"]])
-async def test_any_other_isolation_is_422(daemon: Daemon, value: object) -> None:
+async def test_any_other_isolation_is_422(daemon: Daemon) -> None:
     me = await daemon.user()
-    response = await daemon.client.post(SESSIONS, json={"isolation": value}, headers=me)
-    assert response.status_code == 422, response.text
-    assert any(item["loc"][-1] == "isolation" for item in response.json()["detail"])
+    for value in ["process", "", "BROWSER", "Context", 1, True, ["browser"], {"level": "browser"}]:
+        response = await daemon.client.post(SESSIONS, json={"isolation": value}, headers=me)
+        assert response.status_code == 422, (value, response.text)
+        assert any(item["loc"][-1] == "isolation" for item in response.json()["detail"]), response.text
     assert (await daemon.client.get(SESSIONS, headers=me)).json()["total_count"] == 0
+    for value in ("context", "browser"):  # the two levels there are
+        assert (await daemon.create(me, isolation=value))["isolation"] == value
 
 
 async def test_browser_sessions_past_the_workers_limit_are_refused_and_count_against_capacity(
@@ -217,6 +221,13 @@ async def test_a_browser_session_keeps_the_cdp_scope_egress_guard_and_page_cap(
             with pytest.raises(Exception, match="launch flags"):
                 await cdp.send("Browser.getBrowserCommandLine")  # the same policy table as in a shared browser
             await browser.close()
+
+
+async def test_null_means_the_default_and_the_level_crosses_to_a_remote_worker(daemon: Daemon) -> None:
+    me = await daemon.user()
+    assert (await daemon.create(me, isolation=None))["isolation"] == "context"
+    spec = SessionSpec(1280, 720, None, 300, isolation="browser")
+    assert OpenSession.model_validate(OpenSession.of(spec).model_dump()).spec() == spec  # what an API node sends
 
 
 async def _true(value: bool) -> bool:
