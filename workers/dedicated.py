@@ -17,7 +17,7 @@ import logging
 import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from playwright.async_api import Error as PlaywrightError
 
@@ -27,6 +27,9 @@ from orchestrator.errors import PoolFull, PoolUnavailable
 from .devtools import DevToolsUnavailable
 from .ready_shapes import DEFAULT_SHAPE, Shape
 from .slot import BrowserSlot, SessionPage
+
+if TYPE_CHECKING:
+    from .worker_files import WorkerFiles
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +55,13 @@ class OwnBrowser(BrowserSlot):
             self.done(self)  # its open failed: nothing will ever use it
 
     async def close(self, session_id: str, timeout: float, *args: Any, **kwargs: Any) -> None:
-        await super().close(session_id, timeout, *args, **kwargs)
-        if not self.sessions and not self.reserved:
-            await self.shut(timeout=10)
-            if self.done is not None:
-                self.done(self)
+        try:
+            await super().close(session_id, timeout, *args, **kwargs)
+        finally:  # a final save that failed still ends the browser
+            if not self.sessions and not self.reserved:
+                await self.shut(timeout=10)
+                if self.done is not None:
+                    self.done(self)
 
     async def shut(self, timeout: float) -> None:
         await super().shut(timeout)
@@ -69,8 +74,11 @@ class OwnBrowser(BrowserSlot):
 
 
 class ReadyBrowsers:
-    def __init__(self, worker_id: str, ready: int, most: int, launch: Launch, crashed: Crashed) -> None:
+    def __init__(
+        self, worker_id: str, ready: int, most: int, launch: Launch, crashed: Crashed, files: "WorkerFiles | None"
+    ) -> None:
         self.worker_id = worker_id
+        self.files = files  # the worker's: keeps ended sessions' files (downloads, recordings) for the retention
         self.ready = ready
         self.most = most
         self._launch = launch
@@ -127,7 +135,7 @@ class ReadyBrowsers:
     # --- internals ---------------------------------------------------------------------------
 
     def _new(self) -> OwnBrowser:
-        browser = OwnBrowser(index=-1, tag=f"{self.worker_id}/own-{next(self._numbers)}")
+        browser = OwnBrowser(index=-1, tag=f"{self.worker_id}/own-{next(self._numbers)}", files=self.files)
         browser.done = self._forget
         return browser
 

@@ -105,7 +105,7 @@ class LocalWorker(FileActions):
         self.profiles = ProfileKeeper(None, action_timeout)  # given its store at start
         # Sessions with isolation `browser`: a Chromium each, from a few kept launched (workers/dedicated.py).
         self.dedicated = ReadyBrowsers(
-            worker_id, ready_browsers, max_dedicated_browsers, self._launch_own, self._own_browser_gone
+            worker_id, ready_browsers, max_dedicated_browsers, self._launch_own, self._own_browser_gone, files
         )
 
     @property

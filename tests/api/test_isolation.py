@@ -223,6 +223,46 @@ async def test_a_browser_session_keeps_the_cdp_scope_egress_guard_and_page_cap(
             await browser.close()
 
 
+async def test_a_browser_session_saves_into_a_profile_at_its_end_and_the_next_one_resumes(
+    daemon: Daemon, site: str
+) -> None:
+    me = await daemon.user()
+    first = await daemon.create(me, isolation="browser", profile={"name": "own", "persist": True})
+    pid = browser_pid_of(daemon, first["session_id"])
+    navigated = await daemon.client.post(f"{SESSIONS}{first['session_id']}/navigate", json={"url": site}, headers=me)
+    assert navigated.status_code == 200, navigated.text
+    await evaluate(daemon, me, first["session_id"], "document.cookie = 'who=alice; max-age=3600'")
+    assert (await daemon.client.delete(f"{SESSIONS}{first['session_id']}", headers=me)).status_code == 204
+    ended = (await daemon.client.get(f"{SESSIONS}{first['session_id']}", headers=me)).json()
+    assert ended["profile_save"] == "saved", ended
+    await eventually(lambda: _true(not alive(pid)), timeout=10)
+
+    again = await daemon.create(me, isolation="browser", profile={"name": "own"})
+    navigated = await daemon.client.post(f"{SESSIONS}{again['session_id']}/navigate", json={"url": site}, headers=me)
+    assert navigated.status_code == 200, navigated.text
+    assert await evaluate(daemon, me, again["session_id"], "document.cookie") == "who=alice"
+
+
+async def test_a_browser_sessions_files_and_recording_are_kept_past_its_end(daemon: Daemon, site: str) -> None:
+    me = await daemon.user()
+    created = await daemon.create(me, isolation="browser", record=True, viewport_width=640, viewport_height=360)
+    sid = created["session_id"]
+    await daemon.client.post(f"{SESSIONS}{sid}/navigate", json={"url": site}, headers=me)
+    sent = {"files": [("files", ("a.txt", b"own browser"))]}
+    uploaded = await daemon.client.post(f"{SESSIONS}{sid}/files", headers=me, **sent)  # type: ignore[arg-type]
+    assert uploaded.status_code == 200, uploaded.text
+    assert Path(uploaded.json()["files"][0]["path"]).read_bytes() == b"own browser"
+    await asyncio.sleep(1.5)
+    assert (await daemon.client.delete(f"{SESSIONS}{sid}", headers=me)).status_code == 204
+
+    async def video() -> bytes | None:
+        answer = await daemon.client.get(f"{SESSIONS}{sid}/recording", headers=me)
+        return answer.content if answer.status_code == 200 else None
+
+    webm = await eventually(video, timeout=20, interval=0.3)
+    assert webm[:4] == b"\x1a\x45\xdf\xa3"  # EBML: a WebM file
+
+
 async def test_null_means_the_default_and_the_level_crosses_to_a_remote_worker(daemon: Daemon) -> None:
     me = await daemon.user()
     assert (await daemon.create(me, isolation=None))["isolation"] == "context"
