@@ -3,7 +3,7 @@
 Start: POST /v1/browser/sessions/ until 201, then the first evaluate, timed together; the session is deleted
 (untimed) before the next. Each level is measured with a pause after each delete (the worker has put its
 next ready context or spare browser in place, as between a user's sessions) and back to back (for `browser`
-the spare is then still launching, so most sessions wait for a browser launched on demand).
+the next spare is then still launching, and each create waits for it).
 
 Memory: N live sessions of one level, each navigated to a local page; summed PSS of every Chromium tree of
 the daemon (shared browser, spares and the sessions' own), minus the same reading with no session, over N.
@@ -131,7 +131,7 @@ LABELS = {
     "context": "context, a pause between sessions: create + first evaluate",
     "browser": "browser, a pause between sessions (a spare ready): create + first evaluate",
     "context back to back": "context, back to back: create + first evaluate",
-    "browser back to back": "browser, back to back (the spare still launching): create + first evaluate",
+    "browser back to back": "browser, back to back (waits for the spare launching): create + first evaluate",
 }
 
 

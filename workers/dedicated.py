@@ -2,7 +2,8 @@
 
 A worker keeps `ready` spare browsers launched (BROWSERPOOL_READY_BROWSERS), each already holding one ready
 default-shaped context, so such a session starts about as fast as a context in a shared browser. Taking one
-launches its replacement in the background. The session's browser is closed when the session ends and never
+launches its replacement in the background; a create that finds none ready waits (briefly) for the one
+launching rather than launch another beside it. The session's browser is closed when the session ends and never
 holds another session: no tenant ever shares that process. A crash of it ends its one session (`failed`,
 `browser_crashed`) and is never relaunched; a crash of a spare is replaced.
 
@@ -12,6 +13,7 @@ once (BROWSERPOOL_MAX_DEDICATED_BROWSERS); spares do not count.
 """
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import shutil
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+SPARE_WAIT_S = 1.0  # how long a create waits for a spare already launching before it launches one of its own
 Launch = Callable[[BrowserSlot, Callable[[BrowserSlot], None]], Awaitable[None]]  # (slot, its disconnect handler)
 Crashed = Callable[[BrowserSlot], None]  # a session's own browser died under it
 
@@ -87,6 +90,7 @@ class ReadyBrowsers:
         self._spares: list[OwnBrowser] = []
         self._held: dict[str, OwnBrowser] = {}  # by tag: browsers of sessions (held, being opened or closing)
         self._launching = 0
+        self._spare_came = asyncio.Event()  # set when a spare launch ends (up or failed)
         self._stopped = True
         self._tasks: set[asyncio.Task[None]] = set()
         self.guard_ports = False  # whether each browser's debugging port is refused to pages (an egress guard runs)
@@ -113,10 +117,17 @@ class ReadyBrowsers:
         self._held.clear()
         await asyncio.gather(*(b.shut(timeout=10) for b in browsers), return_exceptions=True)
 
-    async def take(self, session_id: str) -> OwnBrowser:
-        """A browser for this session alone, reserved for it: a spare, or (none ready) one launched now."""
-        if len(self._held) >= self.most:
-            raise PoolFull()  # it holds BROWSERPOOL_MAX_DEDICATED_BROWSERS: another worker may take it
+    async def take(self, session_id: str, room: Callable[[], object]) -> OwnBrowser:
+        """A browser for this session alone, reserved for it: a spare, the one launching (if it comes within
+        SPARE_WAIT_S: sooner than a launch beside it), or one launched now. `room` raises if the worker has
+        none for another session (checked again after a wait)."""
+        self._check_room()
+        if not self._spares and self._launching:
+            self._spare_came.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._spare_came.wait(), SPARE_WAIT_S)
+            room()
+            self._check_room()
         browser = self._spares.pop(0) if self._spares else None
         fresh = browser is None
         if browser is None:
@@ -133,6 +144,10 @@ class ReadyBrowsers:
         return browser
 
     # --- internals ---------------------------------------------------------------------------
+
+    def _check_room(self) -> None:
+        if len(self._held) >= self.most:
+            raise PoolFull()  # it holds BROWSERPOOL_MAX_DEDICATED_BROWSERS: another worker may take it
 
     def _new(self) -> OwnBrowser:
         browser = OwnBrowser(index=-1, tag=f"{self.worker_id}/own-{next(self._numbers)}", files=self.files)
@@ -172,6 +187,7 @@ class ReadyBrowsers:
             raise
         finally:
             self._launching -= 1
+            self._spare_came.set()
         if self._stopped:
             await browser.shut(timeout=10)
         else:

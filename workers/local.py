@@ -213,7 +213,7 @@ class LocalWorker(FileActions):
 
     async def _reserve_own(self, session_id: str) -> BrowserSlot:
         self._room()
-        return await self.dedicated.take(session_id)
+        return await self.dedicated.take(session_id, self._room)
 
     async def open_session(self, session_id: str, spec: SessionSpec) -> None:
         state = await self.profiles.load(spec.profile) if spec.profile is not None else None

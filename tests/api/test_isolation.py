@@ -263,6 +263,16 @@ async def test_a_browser_sessions_files_and_recording_are_kept_past_its_end(daem
     assert webm[:4] == b"\x1a\x45\xdf\xa3"  # EBML: a WebM file
 
 
+async def test_concurrent_browser_creates_each_get_a_browser_of_their_own(daemon: Daemon) -> None:
+    me = await daemon.user()
+    answers = await asyncio.gather(
+        *(daemon.client.post(SESSIONS, json={"isolation": "browser"}, headers=me) for _ in range(3))
+    )
+    assert [a.status_code for a in answers] == [201, 201, 201], [a.text for a in answers]
+    pids = {browser_pid_of(daemon, a.json()["session_id"]) for a in answers}
+    assert len(pids) == 3 and daemon.worker.slots[0].pid not in pids
+
+
 async def test_null_means_the_default_and_the_level_crosses_to_a_remote_worker(daemon: Daemon) -> None:
     me = await daemon.user()
     assert (await daemon.create(me, isolation=None))["isolation"] == "context"
