@@ -49,6 +49,7 @@ def session_detail(
         recording_url=f"{public_base(request, settings)}{session_path(record.session_id)}/recording"
         if record.record
         else None,
+        isolation=record.isolation,
     )
 
 

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 from orchestrator.accounts import ApiKey
 from orchestrator.clock import to_datetime
 from orchestrator.files import DownloadInfo, UploadedFile
+from orchestrator.isolation import Isolation
 from orchestrator.models import DEFAULT_VIEWPORT, SessionRecord
 from orchestrator.profile_state import NAME_PATTERN
 from orchestrator.profiles import ProfileInfo
@@ -75,6 +76,11 @@ class SessionCreate(BaseModel):
     user_agent: str | None = Field(None, min_length=1, max_length=USER_AGENT_MAX)
     timeout_seconds: int | None = Field(None, ge=5, strict=True)
     record: bool = Field(False, strict=True, description="Record the session's pages as a video (WebM)")
+    isolation: Isolation | None = Field(
+        None,
+        description="context: a browser context in a shared Chromium; browser: a Chromium of the session's own. "
+        "Left out: the user's default (browserpool users set NAME --isolation), else context",
+    )
 
     @field_validator("user_agent")
     @classmethod
@@ -123,6 +129,7 @@ class SessionDetail(BrowserSessionResponse):
     profile_save: str | None = None
     proxy: ProxyPublic | None = None  # its upstream proxy (server and username; the password is never shown)
     recording_url: str | None = None  # sessions created with "record": true; the video once the session has ended
+    isolation: Isolation = "context"  # browser: the session has a Chromium of its own
 
 
 class SessionEvent(BaseModel):

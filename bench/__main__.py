@@ -13,6 +13,7 @@ from . import (
     cdp_relay,
     cluster,
     density,
+    isolation,
     journey,
     listing,
     live_view,
@@ -48,6 +49,7 @@ SCENARIOS = (
     "recording",
     "cluster",
     "replicated",
+    "isolation",
 )
 QUICK_SCALE = 0.2
 API_KEY = re.compile(r"bp_[A-Za-z0-9_-]+")
@@ -121,6 +123,8 @@ async def main_async(args: argparse.Namespace) -> int:
                     await run.step("api node + worker", cluster.run(server.url, executable, budget))
             if run.wants("replicated"):
                 await run.step("replicated create", replicated.run(executable, budget))
+            if run.wants("isolation"):
+                await run.step("isolation", isolation.run(executable, site, budget))
     finally:
         await playwright.stop()
     document = run.document(machine, config(args, budget))

@@ -6,6 +6,7 @@ import sys
 
 from orchestrator.config import Settings
 from orchestrator.errors import BrowserpoolError
+from orchestrator.isolation import ISOLATION_LEVELS
 from orchestrator.redis_server import RedisUnavailable
 from orchestrator.runtime import Role
 
@@ -34,6 +35,18 @@ def _parser() -> argparse.ArgumentParser:
     limit.add_argument("name")
     limit.add_argument("limit", help="N, 0 (no limit) or 'default' (BROWSERPOOL_MAX_SESSIONS_PER_USER)")
     limit.set_defaults(handler=commands.users_limit)
+    set_ = users.add_parser("set", help="set a user's defaults for the sessions they create")
+    set_.add_argument("name")
+    set_.add_argument(
+        "--isolation",
+        choices=[*ISOLATION_LEVELS, "default"],
+        help="isolation of sessions whose create body names none: context (a shared Chromium), browser (one of "
+        "their own) or default (back to context)",
+    )
+    set_.set_defaults(handler=commands.users_set)
+    show = users.add_parser("show", help="a user's account and what an operator set for them")
+    show.add_argument("name")
+    show.set_defaults(handler=commands.users_show)
 
     keys = parsers.add_parser("keys", help="manage API keys").add_subparsers(dest="sub", required=True)
     create = keys.add_parser("create", help="create an API key for a user; prints only the key")

@@ -12,8 +12,11 @@ from orchestrator import clock
 from orchestrator.accounts import AccountStore
 from orchestrator.config import Settings
 from orchestrator.errors import InvalidInput, SessionNotFound, UnknownUser, WorkerNotFound
+from orchestrator.isolation import DEFAULT_ISOLATION, parse_isolation
+from orchestrator.isolation import USER_FIELD as ISOLATION_FIELD
 from orchestrator.keys import Keys
 from orchestrator.lifecycle import EndReason, SessionStatus
+from orchestrator.quarantine import quarantined_until
 from orchestrator.redis_connect import RedisOptions, connect_redis
 from orchestrator.redis_server import EmbeddedRedis, resolve_redis_url
 from orchestrator.registry import WorkerRegistry
@@ -52,6 +55,40 @@ async def users_limit(settings: Settings, args: argparse.Namespace) -> str:
         await AccountStore.from_settings(redis, keys, settings).set_session_limit(args.name, limit)
     shown = f"the default ({settings.max_sessions_per_user or 'none'})" if limit is None else str(limit or "none")
     return f"live-session limit of {args.name!r}: {shown}"
+
+
+async def users_set(settings: Settings, args: argparse.Namespace) -> str:
+    """Set what a user's sessions get by default (today: their isolation level)."""
+    if args.isolation is None:
+        raise InvalidInput("say what to set: --isolation context|browser|default")
+    isolation = None if args.isolation == "default" else parse_isolation(args.isolation)
+    async with _redis(settings) as (redis, keys):
+        await AccountStore.from_settings(redis, keys, settings).set_isolation(args.name, isolation)
+    return f"isolation of {args.name!r}'s sessions that name none: {isolation or f'the default ({DEFAULT_ISOLATION})'}"
+
+
+async def users_show(settings: Settings, args: argparse.Namespace) -> str:
+    async with _redis(settings) as (redis, keys):
+        accounts = AccountStore.from_settings(redis, keys, settings)
+        user = await accounts.user_by_name(args.name)
+        chosen = await accounts.user_settings(user)
+        until = await quarantined_until(redis, keys, user.user_id)
+    default_limit = f"{settings.max_sessions_per_user or 'none'} (the default)"
+    limit = chosen.get("max_sessions")
+    rows = [
+        ("name", user.name),
+        ("user id", user.user_id),
+        ("admin", "yes" if user.is_admin else "no"),
+        ("live-session limit", default_limit if limit is None else (limit if limit != "0" else "none")),
+        ("isolation", chosen.get(ISOLATION_FIELD) or f"{DEFAULT_ISOLATION} (the default)"),
+        (
+            "crash quarantine",
+            "no"
+            if until is None
+            else f"until {clock.to_datetime(until):%Y-%m-%d %H:%M:%S} UTC (its sessions get isolation browser)",
+        ),
+    ]
+    return "\n".join(f"{label + ':':<20}{value}" for label, value in rows)
 
 
 async def users_add(settings: Settings, args: argparse.Namespace) -> str:

@@ -12,6 +12,8 @@ from redis.exceptions import WatchError
 from . import clock
 from .config import Settings
 from .errors import InvalidInput, QuotaExceeded, UnknownUser, UserExists
+from .isolation import USER_FIELD as ISOLATION_FIELD
+from .isolation import Isolation
 from .keys import Keys
 from .passwords import PasswordHashing
 
@@ -179,6 +181,20 @@ class AccountStore:
         else:
             await self.redis.hset(self.keys.user(user.user_id), "max_sessions", limit)
         return user
+
+    async def set_isolation(self, name: str, isolation: Isolation | None) -> User:
+        """The isolation a user's sessions get when their create body names none (None: back to `context`)."""
+        user = await self.user_by_name(name)
+        if isolation is None:
+            await self.redis.hdel(self.keys.user(user.user_id), ISOLATION_FIELD)
+        else:
+            await self.redis.hset(self.keys.user(user.user_id), ISOLATION_FIELD, isolation)
+        return user
+
+    async def user_settings(self, user: User) -> dict[str, str]:
+        """What an operator set for a user (`max_sessions`, `isolation`); absent ones take the defaults."""
+        values = await self.redis.hmget(self.keys.user(user.user_id), ["max_sessions", ISOLATION_FIELD])
+        return {k: v for k, v in zip(("max_sessions", ISOLATION_FIELD), values, strict=True) if v is not None}
 
     async def issue_token(self, user: User) -> IssuedToken:
         token = secrets.token_urlsafe(32)

@@ -122,6 +122,11 @@ class Settings(BaseSettings):
     # without it, "off" never (the kernel or the container must then be the only wall around renderers).
     chromium_sandbox: Literal["auto", "on", "off"] = "auto"
 
+    # --- isolation: sessions with a Chromium of their own (`"isolation": "browser"`, workers/dedicated.py) ---
+    ready_browsers: int = Field(1, ge=0, le=16)  # spare Chromium processes each worker keeps launched for them
+    # How many such sessions a worker holds at once (each also counts as one session of its capacity); 0: none.
+    max_dedicated_browsers: int = Field(4, ge=0, le=256)
+
     # --- isolation: accounts, keys and request limits ---
     max_api_keys_per_user: int = Field(20, ge=1, le=10_000)  # live API keys a user may hold at once
     password_hash_threads: int = Field(2, ge=1, le=64)  # argon2 runs in these threads, never on the event loop

@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 from . import clock
 from .keys import Keys
+from .quarantine import quarantined_until
 from .store import SessionStore
 from .worker import CrashReport
 
@@ -67,9 +68,7 @@ class CrashLog:
         return [json.loads(raw) for raw in await self.redis.lrange(self.keys.crashes, 0, count - 1)]
 
     async def quarantined_until(self, user_id: str) -> int | None:
-        """When the user's quarantine ends (ms), or None if they are not quarantined."""
-        score = await self.redis.zscore(self.keys.quarantine, user_id)
-        return int(score) if score is not None and score > clock.now_ms() else None
+        return await quarantined_until(self.redis, self.keys, user_id)
 
     async def quarantined(self) -> list[Quarantine]:
         now = clock.now_ms()

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from .isolation import DEFAULT_ISOLATION, Isolation
 from .lifecycle import SessionStatus
 from .proxies import UpstreamProxy
 
@@ -29,6 +30,7 @@ class SessionSpec:
     profile: ProfileRef | None = None
     proxy: UpstreamProxy | None = None  # with its password: in the worker's memory only, never in a record
     record: bool = False  # the worker records its pages as video (workers/recorder.py)
+    isolation: Isolation = DEFAULT_ISOLATION  # `browser`: a Chromium of its own (orchestrator/isolation.py)
 
 
 # A SessionRequest that names no proxy (the default proxy applies), as opposed to `None` (go direct).
@@ -47,6 +49,7 @@ class SessionRequest:
     persist_profile: bool = False
     proxy: UpstreamProxy | str | None = DEFAULT_PROXY  # an upstream, None (direct) or DEFAULT_PROXY
     record: bool = False
+    isolation: Isolation | None = None  # None: the user's default (orchestrator.isolation.IsolationPolicy)
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class SessionRecord:
     proxy_server: str | None = None  # its upstream proxy as scheme://host:port (never its credentials' password)
     proxy_username: str | None = None
     record: bool = False
+    isolation: Isolation = DEFAULT_ISOLATION
 
     @property
     def spec(self) -> SessionSpec:
@@ -83,6 +87,7 @@ class SessionRecord:
             self.timeout_seconds,
             profile,
             record=self.record,
+            isolation=self.isolation,
         )
 
     def to_hash(self) -> dict[str, str]:
@@ -103,6 +108,8 @@ class SessionRecord:
             fields["user_agent"] = self.user_agent
         if self.record:
             fields["record"] = "1"
+        if self.isolation != DEFAULT_ISOLATION:
+            fields["isolation"] = self.isolation
         if self.profile is not None:
             fields["profile"] = self.profile
             fields["profile_persist"] = "1" if self.profile_persist else "0"
@@ -133,6 +140,7 @@ class SessionRecord:
             ended_at_ms=int(ended) if ended else None,
             end_reason=raw.get("end_reason"),
             record=raw.get("record") == "1",
+            isolation="browser" if raw.get("isolation") == "browser" else DEFAULT_ISOLATION,
             profile=raw.get("profile"),
             profile_persist=raw.get("profile_persist") == "1",
             profile_saved_at_ms=int(raw["profile_saved_at_ms"]) if raw.get("profile_saved_at_ms") else None,

@@ -28,6 +28,7 @@ from .errors import (
     SessionNotReady,
 )
 from .files import DownloadInfo, FileStream, PdfOptions, UploadedFile
+from .isolation import DEFAULT_ISOLATION, IsolationPolicy
 from .lifecycle import EndReason, SessionStatus
 from .models import DEFAULT_PROXY, ProfileRef, SessionRecord, SessionRequest, SessionSpec
 from .profiles import ProfileStore
@@ -107,6 +108,7 @@ class CreatePolicy:
             profile,
             proxy=proxy,
             record=request.record,
+            isolation=request.isolation or DEFAULT_ISOLATION,
         )
 
 
@@ -129,6 +131,7 @@ class SessionService:
         self.cdp_tokens = cdp_tokens
         self.policy = policy
         self.activity = ActivityRecorder(lambda sid, at: store.touch(sid, at))
+        self.isolation = IsolationPolicy(store.redis, store.keys)
         self._cleanups: set[asyncio.Task[None]] = set()
 
     # --- reading -----------------------------------------------------------------------------
@@ -151,7 +154,8 @@ class SessionService:
         record reads `active`. A read-only profile must exist; a persisting one is made if new, and taken
         for this session alone (ProfileInUse while another session persists into it).
         """
-        spec = self.policy.spec_for(request, user_id)
+        isolation = await self.isolation.level_for(user_id, request.isolation)
+        spec = self.policy.spec_for(replace(request, isolation=isolation), user_id)
         if spec.profile is not None and not spec.profile.persist:
             if self.profiles is None or not await self.profiles.exists(user_id, spec.profile.name):
                 raise ProfileNotFound(spec.profile.name)
@@ -418,6 +422,7 @@ class SessionService:
             proxy_server=spec.proxy.server if spec.proxy else None,
             proxy_username=spec.proxy.username if spec.proxy else None,
             record=spec.record,
+            isolation=spec.isolation,
         )
 
     async def _drive(self, user_id: str, session_id: str, action: Callable[[BrowserWorker], Awaitable[T]]) -> T:

@@ -65,6 +65,7 @@ def make_settings(redis_url: str, prefix: str, state_dir: Path, **overrides: Any
         "action_timeout": 10.0,
         "webhooks_allow_loopback": True,  # the tests' webhook receivers listen on loopback
         "max_sessions_per_user": 50,  # tests open more than the fair share of their small pool
+        "ready_browsers": 0,  # no spare Chromium for `isolation: browser` unless a test asks (test_isolation.py)
         **overrides,
     }
     return Settings(**values)

@@ -27,6 +27,8 @@ def local_worker(settings: Settings) -> LocalWorker:
         limits=SessionLimits.from_settings(settings),
         page_hang_timeout=settings.page_hang_timeout,
         checkpoint_interval=settings.crash_checkpoint_interval,
+        ready_browsers=settings.ready_browsers,
+        max_dedicated_browsers=settings.max_dedicated_browsers,
         files=WorkerFiles(
             FileStore.for_worker(settings.state_dir, settings.effective_worker_id, settings.file_retention),
             settings.session_disk_quota,

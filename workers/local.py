@@ -45,6 +45,7 @@ from .cdp_scope import CdpScope
 from .checkpoints import Checkpointer
 from .chromium import ensure_chromium
 from .chromium_user import resolve_user
+from .dedicated import ReadyBrowsers
 from .devtools import DevToolsUnavailable
 from .egress import EgressProxy
 from .egress_routes import Route
@@ -86,6 +87,8 @@ class LocalWorker(FileActions):
         files: WorkerFiles | None = None,
         page_hang_timeout: float = 10.0,
         checkpoint_interval: float = 2.0,
+        ready_browsers: int = 1,
+        max_dedicated_browsers: int = 4,
     ) -> None:
         self._worker_id = worker_id
         self.chromium_user = chromium_user  # BROWSERPOOL_CHROMIUM_USER: see workers.chromium_user
@@ -116,6 +119,10 @@ class LocalWorker(FileActions):
         )
         self._on_crash: CrashListener | None = None
         self._on_client_closed: ClientClosed | None = None
+        # Sessions with isolation `browser`: a Chromium each, from a few kept launched (workers/dedicated.py).
+        self.dedicated = ReadyBrowsers(
+            worker_id, ready_browsers, max_dedicated_browsers, self._launch_own, self._own_browser_gone, files
+        )
 
     @property
     def worker_id(self) -> str:
@@ -157,6 +164,7 @@ class LocalWorker(FileActions):
             await asyncio.gather(*(self._launch(slot) for slot in self.slots))
             self._on_crash = on_crash
             self.checkpoints.start()
+            self.dedicated.start(guard_ports=self.egress is not None)
         except BaseException:
             await self.stop()  # a start that failed half-way leaves no driver, browser or directory behind
             raise
@@ -171,6 +179,7 @@ class LocalWorker(FileActions):
             task.cancel()
         if self.files is not None:
             await self.files.stop()  # recordings finished and files kept, before the browsers go
+        await self.dedicated.stop()
         await asyncio.gather(*(slot.shut(timeout=10) for slot in self.slots), return_exceptions=True)
         playwright, self._playwright = self._playwright, None
         if playwright is not None:
@@ -183,13 +192,19 @@ class LocalWorker(FileActions):
     def load(self) -> WorkerLoad:
         loads = [slot.load for slot in self.slots]
         up = [load for load in loads if load is not None]
-        return WorkerLoad(capacity=len(up) * self.capacity_per_browser, used=sum(up), browsers_up=len(up))
+        # A session with a browser of its own counts as one session of the capacity (see README, isolation).
+        used = sum(up) + len(self.dedicated.in_use)
+        return WorkerLoad(capacity=len(up) * self.capacity_per_browser, used=used, browsers_up=len(up))
 
     def held_session_ids(self) -> list[str]:
-        return [*(sid for slot in self.slots for sid in slot.sessions), *self.rehoming.waiting]
+        return [*(sid for slot in self._every_slot() for sid in slot.sessions), *self.rehoming.waiting]
 
     def opening_session_ids(self) -> list[str]:
-        return [sid for slot in self.slots for sid in slot.reserved]
+        return [sid for slot in self._every_slot() for sid in slot.reserved]
+
+    def _every_slot(self) -> list[BrowserSlot]:
+        """The shared browsers and the sessions' own ones."""
+        return [*self.slots, *self.dedicated.in_use]
 
     # --- sessions ----------------------------------------------------------------------------
 
@@ -201,11 +216,7 @@ class LocalWorker(FileActions):
         return self._draining or self._stopping
 
     def _reserve(self, session_id: str) -> BrowserSlot:
-        if self._stopping or self._draining:
-            raise PoolUnavailable("this worker is draining or shutting down and takes no new sessions")
-        loads = [slot.load for slot in self.slots]
-        if all(load is None for load in loads):
-            raise PoolUnavailable("no browser is up right now (starting or restarting); retry shortly", retry_after=2)
+        loads = self._room()
         index = least_loaded(loads, self.capacity_per_browser)
         if index is None:
             raise PoolFull()
@@ -213,9 +224,26 @@ class LocalWorker(FileActions):
         slot.reserve(session_id)
         return slot
 
+    def _room(self) -> list[int | None]:
+        """The shared browsers' loads, if this worker takes one more session of either isolation."""
+        if self._stopping or self._draining:
+            raise PoolUnavailable("this worker is draining or shutting down and takes no new sessions")
+        loads = [slot.load for slot in self.slots]
+        if all(load is None for load in loads):
+            raise PoolUnavailable("no browser is up right now (starting or restarting); retry shortly", retry_after=2)
+        load = self.load()
+        if load.used >= load.capacity:
+            raise PoolFull()
+        return loads
+
+    async def _reserve_own(self, session_id: str) -> BrowserSlot:
+        self._room()
+        return await self.dedicated.take(session_id, self._room)
+
     async def open_session(self, session_id: str, spec: SessionSpec) -> None:
         state = await self.profiles.load(spec.profile) if spec.profile is not None else None
-        slot = self._reserve(session_id)
+        own = spec.isolation == "browser"
+        slot = await self._reserve_own(session_id) if own else self._reserve(session_id)
         route = None
         try:
             shape = (spec.viewport_width, spec.viewport_height, spec.user_agent)
@@ -247,7 +275,7 @@ class LocalWorker(FileActions):
         waiting = self.rehoming.forget(session_id)
         if waiting is not None:  # its browser crashed and it had not been reopened yet
             await self._close_route(waiting.route)
-        for slot in self.slots:
+        for slot in self._every_slot():
             if session_id in slot.sessions:
                 route = slot.sessions[session_id].route
                 try:
@@ -361,7 +389,7 @@ class LocalWorker(FileActions):
 
     def _slot_of(self, session_id: str) -> tuple[BrowserSlot, SessionPage]:
         self.rehoming.check(session_id)  # on its way to a fresh browser: retry shortly
-        for slot in self.slots:
+        for slot in self._every_slot():
             held = slot.sessions.get(session_id)
             if held is not None:
                 return slot, held
@@ -410,6 +438,25 @@ class LocalWorker(FileActions):
                 endpoint = await asyncio.to_thread(slot.cdp_endpoint)
                 self.egress.block_ports([int(endpoint.split(":")[2].split("/")[0])])
         self._warm_up()
+
+    async def _launch_own(self, slot: BrowserSlot, on_disconnect: Callable[[BrowserSlot], None]) -> None:
+        """Launch a session's own browser as the shared ones are (user, sandbox, egress proxy, bounds)."""
+        assert self._playwright is not None and self._plan is not None
+        proxy_port = self.egress.port if self.egress is not None else None
+        await slot.launch(self._playwright, self._plan, on_disconnect, proxy_port, self._bounds_for(slot))
+
+    def _own_browser_gone(self, slot: BrowserSlot) -> None:
+        """A session's own browser died: its session ends failed (browser_crashed); nothing else is touched."""
+        for held in slot.sessions.values():
+            self._spawn(self._close_route(held.route))
+        lost = slot.lost()
+        if lost.profile_dir:
+            self._spawn(asyncio.to_thread(shutil.rmtree, lost.profile_dir, True))
+        self._spawn(self._report_lost(lost.session_ids))
+        if self.files is not None:
+            for session_id in lost.session_ids:
+                self._spawn(self.files.ended(session_id))
+        self._spawn(self._load_changed())
 
     def _warm_up(self) -> None:
         """Top up every browser's ready contexts in the background (one top-up at a time; a request for

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from orchestrator import errors
+from orchestrator.isolation import DEFAULT_ISOLATION, Isolation
 from orchestrator.models import ProfileRef, SessionSpec
 from orchestrator.proxies import UpstreamProxy
 
@@ -48,6 +49,7 @@ class OpenSession(BaseModel):
     profile: OpenProfile | None = None
     proxy: OpenProxy | None = None
     record: bool = False
+    isolation: Isolation = DEFAULT_ISOLATION
 
     @classmethod
     def of(cls, spec: SessionSpec) -> "OpenSession":
@@ -60,6 +62,7 @@ class OpenSession(BaseModel):
             profile=OpenProfile(user_id=ref.user_id, name=ref.name, persist=ref.persist) if ref else None,
             proxy=OpenProxy(**vars(spec.proxy)) if spec.proxy else None,
             record=spec.record,
+            isolation=spec.isolation,
         )
 
     def spec(self) -> SessionSpec:
@@ -73,6 +76,7 @@ class OpenSession(BaseModel):
             ref,
             proxy=proxy,
             record=self.record,
+            isolation=self.isolation,
         )
 
 

@@ -54,6 +54,7 @@ async def create_session(
         persist_profile=body.profile.persist if body.profile else False,
         proxy=_upstream(body.proxy) if "proxy" in body.model_fields_set else DEFAULT_PROXY,
         record=body.record,
+        isolation=body.isolation,
     )
     with metrics.session_start.time():
         record = await sessions.create(user.user_id, wanted, gave_up=request.is_disconnected)

@@ -8,7 +8,11 @@ cdp_url and `active` status and its page is back at its URL with its cookie and 
 
 import asyncio
 import contextlib
+import os
+import subprocess
+import sys
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +32,9 @@ FOREVER = "new Promise(() => {})"  # a command the browser answers only when it 
 
 @pytest.fixture
 async def served(redis_url: str, prefix: str, tmp_path: Path) -> AsyncIterator[Daemon]:
-    settings = make_settings(redis_url, prefix, tmp_path, warm_contexts=0, crash_checkpoint_interval=CHECKPOINT)
+    settings = make_settings(
+        redis_url, prefix, tmp_path, warm_contexts=0, crash_checkpoint_interval=CHECKPOINT, ready_browsers=1
+    )
     async with serve_daemon(settings) as daemon:
         yield daemon
 
@@ -46,8 +52,11 @@ async def _evaluate(served: Daemon, session_id: str, headers: dict[str, str], ex
     return response.json()["result"] if response.status_code == 200 else None
 
 
-async def test_a_crash_ends_only_the_tenant_in_flight_and_the_others_come_back(served: Daemon, site: str) -> None:
-    alice, bob = await served.user(), await served.user()
+async def test_a_crash_ends_only_the_tenant_in_flight_and_the_others_come_back(
+    served: Daemon, site: str, redis_url: str, prefix: str
+) -> None:
+    name = f"alice-{uuid.uuid4().hex[:8]}"
+    alice, bob = await served.user(name), await served.user()
     culprit = await served.create(alice)
     survivor = await served.create(bob)
     sid = survivor["session_id"]
@@ -102,6 +111,20 @@ async def test_a_crash_ends_only_the_tenant_in_flight_and_the_others_come_back(s
     assert "browserpool_browser_crashes_total 1.0" in metrics
     assert "browserpool_sessions_restarted_total 1.0" in metrics
     assert "browserpool_crash_quarantined_users 1.0" in metrics
+
+    # Quarantined: alice's next session gets a browser of its own, whatever she asks; bob's stays shared.
+    own = await served.create(alice, isolation="context")
+    assert own["isolation"] == "browser"
+    assert (await served.create(bob))["isolation"] == "context"
+    env = {**os.environ, "BROWSERPOOL_REDIS_URL": redis_url, "BROWSERPOOL_REDIS_PREFIX": prefix}
+    shown = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "browserpool", "users", "show", name],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert "crash quarantine:   until " in shown.stdout, shown.stdout + shown.stderr
 
     async with async_playwright() as p:  # a reconnect reaches the re-homed context
         browser = await p.chromium.connect_over_cdp(survivor["cdp_url"])
