@@ -4,7 +4,8 @@ Three credentials open it: the session's own token (`?token=` in its cdp_url), i
 live link's token (`?link=`). The first two may ask for a live viewer's narrower mode (`?mode=view` or
 `?mode=interactive`, what the dashboard's live view does); a live link's mode is the link's, whatever the
 query says. An interactive viewer's connection writes `takeover_started` and `takeover_ended` to the owner's
-event stream. A live link's connection is closed when the link is revoked or runs out.
+event stream. A live link's connection is closed when the link (or the credential that minted it) is revoked
+or runs out, and holds one of its session's places for live viewers while open (past the cap: 429).
 """
 
 import asyncio
@@ -18,6 +19,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from orchestrator.errors import AuthenticationFailed, BrowserpoolError, QuotaExceeded, SessionEnded, SessionNotFound
 from orchestrator.live_links import LiveLink, LiveLinks
+from orchestrator.live_viewers import ViewerLease
 from orchestrator.models import SessionRecord
 from orchestrator.redis_watch import REDIS_AWAY
 from orchestrator.worker import CdpMode
@@ -51,6 +53,7 @@ async def cdp(
 ) -> None:
     """Authorised by the session's own token, its owner's credentials, or a live link (see the module)."""
     live: LiveLink | None = None
+    lease: ViewerLease | None = None
     try:
         if link is not None:
             live = await live_links.resolve(session_id, link)
@@ -58,6 +61,7 @@ async def cdp(
                 raise LinkRefused()
             record, worker = await sessions.cdp_target(session_id, live.user_id, None)
             granted, viewer = live.mode, f"live_link:{live.link_id}"
+            lease = await live_links.viewers.admit(session_id, live.link_id)
         else:
             if mode is not None and mode not in VIEWER_MODES:
                 await refuse(websocket, 400, "mode must be 'view' or 'interactive' (or left out: the full CDP)")
@@ -87,17 +91,22 @@ async def cdp(
     except REDIS_AWAY:
         await refuse(websocket, 503, "the session store (Redis) is unreachable; retry shortly")
         return
-    await websocket.accept()
-    relay = sessions.relay_cdp(worker, session_id, ClientSocket(websocket), granted)
-    takeover = record if granted is CdpMode.INTERACTIVE else None
-    await _relay(websocket, relay, live_links, live, takeover, viewer)
+    try:
+        await websocket.accept()
+        relay = sessions.relay_cdp(worker, session_id, ClientSocket(websocket), granted)
+        takeover = record if granted is CdpMode.INTERACTIVE else None
+        await _relay(websocket, relay, live_links, (live, lease) if live and lease else None, takeover, viewer)
+    finally:
+        if lease is not None:
+            with anyio.CancelScope(shield=True), contextlib.suppress(Exception):  # else it lapses
+                await lease.release()
 
 
 async def _relay(
     websocket: WebSocket,
     relay: Awaitable[None],
     live_links: LiveLinks,
-    live: LiveLink | None,
+    live: tuple[LiveLink, ViewerLease] | None,
     takeover: SessionRecord | None,
     viewer: str,
 ) -> None:
@@ -108,7 +117,7 @@ async def _relay(
         if live is None:
             await relay
         else:
-            await _while_link_holds(websocket, relay, live_links, live)
+            await _while_link_holds(websocket, relay, live_links, *live)
     except BrowserpoolError as exc:
         await websocket.close(1011, str(exc))
     except WebSocketDisconnect:
@@ -120,7 +129,7 @@ async def _relay(
 
 
 async def _while_link_holds(
-    websocket: WebSocket, relay: Awaitable[None], live_links: LiveLinks, live: LiveLink
+    websocket: WebSocket, relay: Awaitable[None], live_links: LiveLinks, live: LiveLink, lease: ViewerLease
 ) -> None:
     task = asyncio.ensure_future(relay)
     try:
@@ -131,6 +140,7 @@ async def _while_link_holds(
                 return
             if not await live_links.still_valid(live):
                 break
+            await lease.renew()
     finally:
         if not task.done():
             task.cancel()
