@@ -300,7 +300,7 @@ async def test_links_per_session_and_per_user_are_capped(daemon_settings: Settin
         assert full.status_code == 429, full.text
         detail = full.json()["detail"]
         assert "3 working live links" in detail and "BROWSERPOOL_MAX_LIVE_LINKS_PER_SESSION" in detail
-        assert "revoke one" in detail and f"{SESSIONS}{first}/live-links".rstrip("/") in detail.replace("//", "/")
+        assert "revoke one" in detail and f"GET {SESSIONS}{first}/live-links lists them" in detail
         await served.client.delete(f"{SESSIONS}{first}/live-links/{made[0]['link_id']}", headers=owner)
         assert (await mint_on(first)).status_code == 201  # a revoked link frees its place at once
 
