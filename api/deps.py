@@ -12,7 +12,7 @@ from fastapi import Depends, Security
 from fastapi.requests import HTTPConnection
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
-from orchestrator.accounts import AccountStore, User
+from orchestrator.accounts import AccountStore, Credential, User
 from orchestrator.agent import WorkerAgent
 from orchestrator.cdp_totals import CdpTotals
 from orchestrator.config import Settings
@@ -181,6 +181,22 @@ async def get_current_user(
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_current_credential(
+    user: CurrentUser,
+    accounts: AccountsDep,
+    token: Annotated[str | None, Security(oauth2_scheme)],
+    api_key: Annotated[str | None, Security(api_key_scheme)],
+) -> Credential:
+    """Which credential the (authenticated) caller used: for what must end with it, such as a live link."""
+    credential = accounts.credential_of(token, api_key)
+    if credential is None:  # not after a successful authentication; kept for the type
+        raise AuthenticationFailed("not authenticated: send an X-API-Key header or an OAuth2 bearer token")
+    return credential
+
+
+CurrentCredential = Annotated[Credential, Depends(get_current_credential)]
 
 
 def bearer_of(authorization: str | None) -> str | None:

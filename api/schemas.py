@@ -285,19 +285,3 @@ class SetInputFilesRequest(BaseModel):
 
     selector: str = Field(min_length=1, max_length=4096)
     files: list[str] = Field(min_length=1, max_length=100)
-
-
-class LiveLinkCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    interactive: bool = Field(False, strict=True)  # false: view only (the server refuses its input)
-    ttl_seconds: int = Field(900, ge=1, strict=True)  # at most BROWSERPOOL_LIVE_LINK_MAX_TTL; never past the session
-
-
-class LiveLinkCreated(BaseModel):
-    """A shareable live view of one session: open `url` (or put it in an iframe); revoke it by `link_id`."""
-
-    link_id: str
-    url: str
-    interactive: bool
-    expires_at: datetime

@@ -49,6 +49,14 @@ class IssuedApiKey:
 
 
 @dataclass(frozen=True)
+class Credential:
+    """The credential a request authenticated with: it works while `redis_key` exists (revoked: deleted)."""
+
+    redis_key: str
+    api_key_id: str | None  # None: a bearer token
+
+
+@dataclass(frozen=True)
 class IssuedToken:
     access_token: str
     expires_in: int
@@ -272,6 +280,13 @@ class AccountStore:
             return False  # not this user's key: leave it alone
         await self.redis.delete(self.keys.api_key(key_id))
         return True
+
+    def credential_of(self, token: str | None, api_key: str | None) -> Credential | None:
+        """Which credential authenticated a request that sent these (an API key before a token, as checked)."""
+        if api_key:
+            key_id = _key_id_of(api_key)
+            return Credential(self.keys.api_key(key_id), key_id) if key_id else None
+        return Credential(self.keys.token(_digest(token)), None) if token else None
 
     async def _user(self, user_id: str) -> User | None:
         name, admin = await self.redis.hmget(self.keys.user(user_id), ["name", "admin"])

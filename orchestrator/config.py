@@ -175,6 +175,12 @@ class Settings(BaseSettings):
     live_link_max_ttl: int = Field(86400, ge=1)  # the longest ttl_seconds a live link may ask for
     # Who may put a live link's page in a frame (CSP frame-ancestors sources); the dashboard itself never.
     live_link_frame_ancestors: str = Field("*", min_length=1, pattern=r"^[^;,\r\n]+$")
+    # Caps against floods of links and viewers, across all API nodes (past one: 429 naming it; 0: no cap). A link
+    # counts while it works (not expired or revoked, its session live, the credential that minted it not revoked).
+    max_live_links_per_session: int = Field(20, ge=0)
+    max_live_links_per_user: int = Field(100, ge=0)  # across all of the user's sessions
+    # Live-link connections open on one session at once, all its links together (the owner's own don't count).
+    max_live_viewers_per_session: int = Field(5, ge=0)
     # --- profiles: browser state kept between sessions ---
     profile_max_bytes: int = Field(5 * 1024 * 1024, ge=1024)  # one profile's stored (compressed) size; past it: 413
     max_profiles_per_user: int = Field(100, ge=1)  # profiles one user may keep; past it: 429

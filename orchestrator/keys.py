@@ -102,9 +102,29 @@ class Keys:
         return f"{self.prefix}:secret:cdp"
 
     # live links
+    @property
+    def live_link_prefix(self) -> str:
+        """A live link's hash key is this prefix followed by its id (the live-link scripts rely on it)."""
+        return f"{self.prefix}:live-link:"
+
     def live_link(self, link_id: str) -> str:
-        """Hash of one live link (its token's digest, session, owner, mode, deadline); expires with the link."""
-        return f"{self.prefix}:live-link:{link_id}"
+        """Hash of one live link (its token's digest, session, owner, mode, deadline, the key of the credential
+        that minted it); expires with the link."""
+        return f"{self.live_link_prefix}{link_id}"
+
+    def session_live_links(self, session_id: str) -> str:
+        """Sorted set of a session's live link ids, scored by when each ends (ms). Not under `session:`, which
+        holds session hashes only."""
+        return f"{self.prefix}:session-live-links:{session_id}"
+
+    def user_live_links(self, user_id: str) -> str:
+        """Sorted set of a user's live link ids (all their sessions), scored by when each ends (ms)."""
+        return f"{self.prefix}:user:{user_id}:live-links"
+
+    def session_live_viewers(self, session_id: str) -> str:
+        """Sorted set of the live-link connections open on a session, `<link id>:<viewer id>`, scored by when
+        their lease runs out (ms)."""
+        return f"{self.prefix}:session-live-viewers:{session_id}"
 
     # webhooks
     def user_webhooks(self, user_id: str) -> str:

@@ -204,7 +204,7 @@ class Runtime:
                 may_declare_lapses=lambda: shared.watch.steady_for() >= settings.worker_lease_ttl,
             ),
             event_streams=StreamLeases(shared.redis, self.keys, settings.max_event_streams_per_user),
-            live_links=LiveLinks(shared.redis, self.keys, shared.store.events),
+            live_links=LiveLinks.from_settings(shared.redis, self.keys, shared.store.events, settings),
             cdp_totals=CdpTotals(shared.redis, self.keys, CdpUserLimits.from_settings(settings)),
             address_limiter=RateLimiter.for_addresses(shared.redis, self.keys, settings.ip_rate_limit),
         )

@@ -38,9 +38,9 @@ def prelude() -> str:
     return "\n".join(generated) + "\n" + _source("rules") + "\n"
 
 
-def script_source(name: str) -> str:
-    """What Redis runs for lua/<name>.lua."""
-    return prelude() + _source(name)
+def script_source(name: str, *helpers: str) -> str:
+    """What Redis runs for lua/<name>.lua (after the prelude and the lua/<helper>.lua files it uses)."""
+    return prelude() + "".join(_source(helper) + "\n" for helper in helpers) + _source(name)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from .keys import Keys
 
 # KEYS[1] the user's stream set; ARGV[1] now (ms), ARGV[2] the new lease's end (ms), ARGV[3] stream id,
 # ARGV[4] the most streams a user may hold. Returns 1 if the stream got its lease, 0 if the user is at the limit.
-_ACQUIRE = """
+# (Live viewers take their leases with it too: orchestrator/live_viewers.py.)
+ACQUIRE_LEASE = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
@@ -42,7 +43,7 @@ class StreamLeases:
         self.lease_ms = lease_ms
         self.key_of = key_of or keys.user_event_streams  # the user's set of leases
         self.what = what
-        self._acquire = redis.register_script(_ACQUIRE)
+        self._acquire = redis.register_script(ACQUIRE_LEASE)
 
     async def acquire(self, user_id: str) -> "StreamLease":
         """A lease for one more stream of the user's; QuotaExceeded when they hold the most they may."""

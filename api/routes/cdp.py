@@ -4,8 +4,9 @@ Three credentials open it: the session's own token (`?token=` in its cdp_url), i
 live link's token (`?link=`). The first two may ask for a live viewer's narrower mode (`?mode=view` or
 `?mode=interactive`, what the dashboard's live view does); a live link's mode is the link's, whatever the
 query says. An interactive viewer's connection writes `takeover_started` and `takeover_ended` to the owner's
-event stream. A live link's connection is closed when the link is revoked or runs out. A refused handshake
-answers with api/errors.py's mapping (status, JSON body, Retry-After), as a REST call would.
+event stream. A live link's connection is closed when the link (or the credential that minted it) is revoked
+or runs out, and holds one of its session's places for live viewers while open (past the cap: 429). A refused
+handshake answers with api/errors.py's mapping (status, JSON body, Retry-After), as a REST call would.
 """
 
 import asyncio
@@ -19,6 +20,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from orchestrator.errors import BrowserpoolError, SessionNotFound
 from orchestrator.live_links import LiveLink, LiveLinks
+from orchestrator.live_viewers import ViewerLease
 from orchestrator.models import SessionRecord
 from orchestrator.redis_watch import REDIS_AWAY
 from orchestrator.worker import CdpMode
@@ -58,6 +60,7 @@ async def cdp(
     Every connection counts against its session owner's CDP totals (orchestrator/cdp_totals.py): past the
     owner's socket cap the handshake answers 429 with Retry-After; past their rate the messages are paced."""
     live: LiveLink | None = None
+    lease: ViewerLease | None = None
     try:
         if link is not None:
             live = await live_links.resolve(session_id, link)
@@ -65,6 +68,7 @@ async def cdp(
                 raise LinkRefused()
             record, worker = await sessions.cdp_target(session_id, live.user_id, None)
             granted, viewer = live.mode, f"live_link:{live.link_id}"
+            lease = await live_links.viewers.admit(session_id, live.link_id)
         else:
             if mode is not None and mode not in VIEWER_MODES:
                 await refuse(websocket, 400, "mode must be 'view' or 'interactive' (or left out: the full CDP)")
@@ -81,23 +85,29 @@ async def cdp(
         await refuse(websocket, 401 if token is not None else 404, "session not found or credential invalid")
         return
     except REFUSALS as exc:
+        if lease is not None:  # admitted as a viewer, then refused (the owner's CDP totals): its place is free again
+            with contextlib.suppress(Exception):
+                await lease.release()
         await refuse(websocket, *answer_for(exc))  # the one mapping of api/errors.py, headers (Retry-After) included
         return
     try:
         await websocket.accept()
         relay = sessions.relay_cdp(worker, session_id, connection.paced(ClientSocket(websocket)), granted)
         takeover = record if granted is CdpMode.INTERACTIVE else None
-        await _relay(websocket, relay, live_links, live, takeover, viewer)
+        await _relay(websocket, relay, live_links, (live, lease) if live and lease else None, takeover, viewer)
     finally:
         with anyio.CancelScope(shield=True):
             await connection.close()
+            if lease is not None:
+                with contextlib.suppress(Exception):  # else it lapses
+                    await lease.release()
 
 
 async def _relay(
     websocket: WebSocket,
     relay: Awaitable[None],
     live_links: LiveLinks,
-    live: LiveLink | None,
+    live: tuple[LiveLink, ViewerLease] | None,
     takeover: SessionRecord | None,
     viewer: str,
 ) -> None:
@@ -108,7 +118,7 @@ async def _relay(
         if live is None:
             await relay
         else:
-            await _while_link_holds(websocket, relay, live_links, live)
+            await _while_link_holds(websocket, relay, live_links, *live)
     except BrowserpoolError as exc:
         await websocket.close(1011, str(exc))
     except WebSocketDisconnect:
@@ -120,7 +130,7 @@ async def _relay(
 
 
 async def _while_link_holds(
-    websocket: WebSocket, relay: Awaitable[None], live_links: LiveLinks, live: LiveLink
+    websocket: WebSocket, relay: Awaitable[None], live_links: LiveLinks, live: LiveLink, lease: ViewerLease
 ) -> None:
     task = asyncio.ensure_future(relay)
     try:
@@ -131,6 +141,7 @@ async def _while_link_holds(
                 return
             if not await live_links.still_valid(live):
                 break
+            await lease.renew()
     finally:
         if not task.done():
             task.cancel()
