@@ -184,6 +184,10 @@ class Settings(BaseSettings):
     # --- profiles: browser state kept between sessions ---
     profile_max_bytes: int = Field(5 * 1024 * 1024, ge=1024)  # one profile's stored (compressed) size; past it: 413
     max_profiles_per_user: int = Field(100, ge=1)  # profiles one user may keep; past it: 429
+    # What one profile document may hold (an upload past them: 422 for counts, 413 for an origin's size).
+    profile_max_cookies: int = Field(3000, ge=1)
+    profile_max_origins: int = Field(100, ge=1)
+    profile_max_origin_bytes: int = Field(5 * 1024 * 1024, ge=1024)
 
     @model_validator(mode="after")
     def _timeouts_agree(self) -> "Settings":

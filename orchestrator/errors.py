@@ -143,8 +143,8 @@ class ProfileInUse(BrowserpoolError):
 class ProfileTooLarge(BrowserpoolError):
     """A profile's stored state is larger than BROWSERPOOL_PROFILE_MAX_BYTES (answered 413)."""
 
-    def __init__(self, size: int, limit: int) -> None:
-        super().__init__(f"the profile is {size} bytes compressed, over the limit of {limit} bytes")
+    def __init__(self, size: int, limit: int, message: str | None = None) -> None:
+        super().__init__(message or f"the profile is {size} bytes compressed, over the limit of {limit} bytes")
         self.size = size
         self.limit = limit
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 NAME_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
-ORIGIN_PATTERN = r"^[a-z][a-z0-9+.-]*://[^/\s?#]+$"
+ORIGIN_PATTERN = r"^https?://[^/\s?#]+$"  # web origins only: a restore never opens file: or chrome: pages
 
 EMPTY_STATE: dict[str, Any] = {"cookies": [], "origins": []}
 

@@ -75,7 +75,9 @@ def parse_server(server: str) -> tuple[str, str, int]:
             ipaddress.IPv6Address(host)
         except ValueError:
             raise ProxyInvalid("proxy host must be a DNS name or an IP address") from None
-    return scheme, host, port or DEFAULT_PORTS[scheme]
+    if port == 0:
+        raise ProxyInvalid("proxy port must be 1-65535 (leave it out for the scheme's default)")
+    return scheme, host, port if port is not None else DEFAULT_PORTS[scheme]
 
 
 def make_proxy(

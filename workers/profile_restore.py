@@ -142,11 +142,13 @@ def frameable(origin: str) -> bool:
 
 async def write_origins(context: BrowserContext, origins: list[dict[str, Any]]) -> None:
     """Write the storage of every origin that has some; raises PlaywrightError if one cannot be written."""
-    latest = {o["origin"]: o for o in origins if has_storage(o)}  # an origin given twice: the last one counts
+    # Only web origins are ever opened: a stored profile that names a file: or chrome: origin (refused at import
+    # since, but older ones may) never makes the pool open a host file or a browser page in a tenant's context.
+    latest = {o["origin"]: o for o in origins if has_storage(o) and frameable(str(o.get("origin", "")))}
     if not latest:
         return
     # http first: an https document may not frame an http one (mixed content), the other way round is fine.
-    framed = sorted((o for o in latest.values() if frameable(o["origin"])), key=lambda o: o["origin"][:5] != "http:")
+    framed = sorted(latest.values(), key=lambda o: o["origin"][:5] != "http:")
     page = await context.new_page()
     documents = _Documents(page)
     try:
@@ -154,7 +156,7 @@ async def write_origins(context: BrowserContext, origins: list[dict[str, Any]]) 
         refused: list[dict[str, Any]] = []
         for start in range(0, len(framed), ORIGINS_PER_PAGE):
             refused += await _write_batch(page, documents, framed[start : start + ORIGINS_PER_PAGE])
-        for origin in refused + [o for o in latest.values() if not frameable(o["origin"])]:
+        for origin in refused:
             documents.framing = []
             await page.goto(origin["origin"] + "/", wait_until="load")
             await page.main_frame.evaluate(WRITE_ORIGIN, origin)

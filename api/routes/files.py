@@ -8,9 +8,12 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from starlette.datastructures import UploadFile as StarletteUpload
+from starlette.formparsers import MultiPartException
 
+from orchestrator.errors import InvalidInput
 from orchestrator.files import FileStream, PaperFormat, PdfOptions
 
 from ..deps import CurrentUser, SessionsDep, SettingsDep
@@ -64,21 +67,60 @@ async def get_recording(session_id: str, user: CurrentUser, sessions: SessionsDe
     return _streamed(await sessions.recording(user.user_id, session_id), disposition="inline")
 
 
+# The body is read by the route, after its dependencies: the credential and the session's owner are checked
+# before a byte of it is (an anonymous or foreign upload is refused with nothing read, nothing spooled).
+UPLOAD_BODY: dict[str, object] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["files"],
+                    "properties": {
+                        "files": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "One or more files",
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
+
+
 @router.post(
     "/files",
     response_model=UploadList,
     responses={**ACTION_ERRORS, 413: {"model": ErrorBody, "description": "Past the session's disk quota"}},
     summary="Upload files into the session",
+    openapi_extra=UPLOAD_BODY,
 )
-async def upload_files(
-    session_id: str,
-    files: Annotated[list[UploadFile], File(description="One or more files")],
-    user: CurrentUser,
-    sessions: SessionsDep,
-) -> UploadList:
-    uploads = [(upload.filename or "upload", _chunks(upload)) for upload in files]
-    stored = await sessions.upload(user.user_id, session_id, uploads)
+async def upload_files(session_id: str, request: Request, user: CurrentUser, sessions: SessionsDep) -> UploadList:
+    await sessions.get(user.user_id, session_id)  # theirs (else 404), before the body is read
+    files = await _form_files(request)
+    try:
+        uploads = [(upload.filename or "upload", _chunks(upload)) for upload in files]
+        stored = await sessions.upload(user.user_id, session_id, uploads)
+    finally:
+        for upload in files:
+            await upload.close()
     return UploadList(files=[UploadedPublic.of(f) for f in stored])
+
+
+async def _form_files(request: Request) -> list[StarletteUpload]:
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise InvalidInput("send the files as multipart/form-data, one `files` part per file", loc=("body", "files"))
+    try:
+        form = await request.form()
+    except MultiPartException as exc:
+        raise InvalidInput(f"the multipart body is malformed: {exc.message}", loc=("body", "files")) from exc
+    files = [part for part in form.getlist("files") if isinstance(part, StarletteUpload)]
+    if not files:
+        raise InvalidInput("the multipart body has no `files` part with a file", loc=("body", "files"))
+    return files
 
 
 @router.post("/upload", status_code=204, responses=ACTION_ERRORS, summary="Set uploaded files on a file input")
@@ -107,6 +149,6 @@ async def pdf(
     return Response(await sessions.pdf(user.user_id, session_id, options), media_type="application/pdf")
 
 
-async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
+async def _chunks(upload: StarletteUpload) -> AsyncIterator[bytes]:
     while chunk := await upload.read(CHUNK):
         yield chunk

@@ -1,14 +1,15 @@
 """Profiles: a user's saved browser state (Playwright storage-state documents), uploaded, read, listed, deleted."""
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response, status
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
 
-from orchestrator.profile_state import NAME_PATTERN, StorageState
+from orchestrator.profile_bounds import ProfileBounds, ProfileInvalid
+from orchestrator.profile_state import NAME_PATTERN
 
-from ..deps import CurrentUser, ProfilesDep
+from ..deps import CurrentUser, ProfilesDep, SettingsDep
 from ..schemas import ErrorBody, ProfileListResponse, ProfilePublic
 
 router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
@@ -48,17 +49,20 @@ async def list_profiles(user: CurrentUser, profiles: ProfilesDep) -> ProfileList
     },
 )
 async def put_profile(
-    name: ProfileName, request: Request, user: CurrentUser, profiles: ProfilesDep, response: Response
+    name: ProfileName,
+    request: Request,
+    user: CurrentUser,
+    profiles: ProfilesDep,
+    settings: SettingsDep,
+    response: Response,
 ) -> ProfilePublic:
-    # Read as JSON whatever its Content-Type says (`curl --data-binary @state.json` sends a form type).
+    # Read as JSON whatever its Content-Type says (`curl --data-binary @state.json` sends a form type); parsed,
+    # validated and bounded in a thread, so a large document stalls no other request.
+    raw = await request.body()
     try:
-        body = StorageState.model_validate_json(await request.body())
-    except ValidationError as exc:
-        # Where and what, without echoing the input (it may be large, or not even text).
-        errors = [{"loc": ("body", *e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-        raise RequestValidationError(errors) from exc
-    # Stored as given (only the fields it had), so it downloads unchanged in shape.
-    document = body.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        document = await asyncio.to_thread(ProfileBounds.from_settings(settings).parse, raw)
+    except ProfileInvalid as exc:
+        raise RequestValidationError(exc.errors) from exc  # where and what, without echoing the input
     info, created = await profiles.upload(user.user_id, name, document)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return ProfilePublic.of(info)

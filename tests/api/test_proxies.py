@@ -158,6 +158,8 @@ async def test_an_unreachable_proxy_answers_502(daemon: Daemon, target: PeerSite
         ({"server": "ftp://proxy.example:21"}, "must start with one of"),
         ({"server": "http://u:p@proxy.example:80"}, "as username and password"),
         ({"server": "http://proxy.example:99999"}, "not a valid URL"),
+        ({"server": "http://proxy.example:0"}, "port must be 1-65535"),
+        ({"server": "socks5://proxy.example:0"}, "port must be 1-65535"),
         ({"server": "http://proxy.example:80/path"}, "without a path"),
         ({"server": "http://proxy.example:80", "username": "u", "password": "p\r\nX: y"}, "control characters"),
         ({"server": "http://proxy.example:80", "password": "lonely-secret"}, "needs a username"),
