@@ -26,6 +26,7 @@ from playwright.async_api import Error as PlaywrightError
 from orchestrator.addresses import hold_own_port, release_own_port
 from orchestrator.errors import PoolFull, PoolUnavailable
 
+from .background import BackgroundTasks
 from .devtools import DevToolsUnavailable
 from .ready_shapes import DEFAULT_SHAPE, Shape
 from .slot import BrowserSlot, SessionPage
@@ -92,7 +93,7 @@ class ReadyBrowsers:
         self._launching = 0
         self._spare_came = asyncio.Event()  # set when a spare launch ends (up or failed)
         self._stopped = True
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = BackgroundTasks("ready browsers")
         self.guard_ports = False  # whether each browser's debugging port is refused to pages (an egress guard runs)
 
     @property
@@ -110,8 +111,7 @@ class ReadyBrowsers:
 
     async def stop(self) -> None:
         self._stopped = True
-        for task in list(self._tasks):
-            task.cancel()
+        self._background.cancel()
         browsers = [*self._spares, *self._held.values()]
         self._spares.clear()
         self._held.clear()
@@ -211,11 +211,4 @@ class ReadyBrowsers:
         self._crashed(slot)
 
     def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("ready browsers: background task failed", exc_info=task.exception())
+        self._background.spawn(coro)

@@ -39,6 +39,7 @@ from orchestrator.worker import (
     WorkerLoad,
 )
 
+from .background import BackgroundTasks
 from .cdp_limits import CdpLimits
 from .cdp_relay import BROWSER_LOST, CdpRelay, close_client
 from .cdp_scope import CdpScope
@@ -110,7 +111,7 @@ class LocalWorker(FileActions):
         self._on_load: LoadChanged | None = None
         self._stopping = False
         self._draining = False
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = BackgroundTasks("worker")
         self.profiles = ProfileKeeper(None, action_timeout)  # given its store at start
         self.watchdog = PageWatchdog(page_hang_timeout)  # pages that stop answering: killed, the session lives on
         self.rehoming = Rehoming(self)  # sessions of a crashed browser on their way to a fresh one
@@ -175,8 +176,7 @@ class LocalWorker(FileActions):
         self._stopping = True
         self.watchdog.stop()
         await self.checkpoints.stop()
-        for task in list(self._tasks):
-            task.cancel()
+        self._background.cancel()
         if self.files is not None:
             await self.files.stop()  # recordings finished and files kept, before the browsers go
         await self.dedicated.stop()
@@ -624,14 +624,7 @@ class LocalWorker(FileActions):
             log.warning("could not report this worker's load", exc_info=True)
 
     def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background task failed", exc_info=task.exception())
+        self._background.spawn(coro)
 
 
 def _drivers(held: SessionPage) -> list[CdpRelay]:
