@@ -10,7 +10,7 @@ DEV    := $(VENV)/.installed-dev
 
 # What the daemon needs to run: its runtime dependencies, a Chromium, a redis-server binary and ffmpeg (recordings).
 setup: $(STAMP)
-	@$(BIN)/python -m workers.chromium >/dev/null
+	@$(BIN)/python -m workers.chromium.find >/dev/null
 	@command -v redis-server >/dev/null || test -x /usr/bin/redis-server || $(MAKE) --no-print-directory redis-server
 	@command -v ffmpeg >/dev/null || $(MAKE) --no-print-directory ffmpeg
 

@@ -27,10 +27,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from orchestrator.errors import QuotaExceeded
 from orchestrator.redis_watch import REDIS_AWAY
 from orchestrator.runtime import Runtime
+from workers.remote import wire
+from workers.remote.sockets import refuse
 
 from .client_address import client_address, trusted_networks
-from .internal import wire
-from .websockets import refuse
 
 log = logging.getLogger(__name__)
 

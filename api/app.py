@@ -8,11 +8,11 @@ from fastapi import FastAPI
 
 from orchestrator import __version__
 from orchestrator.runtime import Role, Runtime
+from workers.remote import server as internal
 
 from .address_limit import AddressLimit
 from .body_limit import BodyLimit, Bound
 from .errors import install_error_handlers
-from .internal import routes as internal
 from .request_timer import RequestTimer
 from .routes import (
     actions,

@@ -1,8 +1,9 @@
 """What routes declare they need: one service each, typed, and the calling user.
 
-Routes never see the Runtime: each dependency hands over the one part a route uses. Parts that only
-some roles have (the control plane on API roles, the worker agent on browser roles) are reached through
-`ControlPlane`/`WorkerAgent` here, so a route mounted for the wrong role fails loudly at its first call.
+Routes never see the Runtime: each dependency hands over the one part a route uses. The control plane,
+which only API roles have, is reached through `ControlPlane` here, so a route mounted for the wrong role
+fails loudly at its first call. (The worker's internal routes, workers/remote/server.py, find the worker
+agent the same way.)
 """
 
 from collections.abc import Awaitable, Callable
@@ -13,7 +14,6 @@ from fastapi.requests import HTTPConnection
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
 from orchestrator.accounts import AccountStore, Credential, User
-from orchestrator.agent import WorkerAgent
 from orchestrator.cdp_totals import CdpTotals
 from orchestrator.config import Settings
 from orchestrator.errors import AuthenticationFailed
@@ -58,13 +58,6 @@ def get_control(connection: HTTPConnection) -> ControlPlane:
     return control
 
 
-def get_agent(connection: HTTPConnection) -> WorkerAgent:
-    agent = _runtime(connection).agent
-    if agent is None:
-        raise RuntimeError("a worker route was called on a role without browsers")
-    return agent
-
-
 def get_file_stats(connection: HTTPConnection) -> tuple[str, FileStats] | None:
     """(worker id, what its session files cost) on roles with browsers; None elsewhere."""
     agent = _runtime(connection).agent
@@ -79,7 +72,6 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 SharedDep = Annotated[Shared, Depends(get_shared)]
 ControlDep = Annotated[ControlPlane, Depends(get_control)]
-AgentDep = Annotated[WorkerAgent, Depends(get_agent)]
 FileStatsDep = Annotated[tuple[str, FileStats] | None, Depends(get_file_stats)]
 ReadinessDep = Annotated[Callable[[], Awaitable[bool]], Depends(get_readiness)]
 

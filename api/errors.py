@@ -43,9 +43,9 @@ from orchestrator.errors import (
     WorkerNotFound,
 )
 from orchestrator.redis_watch import REDIS_AWAY
+from workers.remote import wire
 
 from .deps import get_metrics
-from .internal import wire
 
 log = logging.getLogger(__name__)
 

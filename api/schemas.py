@@ -1,7 +1,7 @@
 """Request and response bodies. The session list shapes follow the customer's contract field for field."""
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
@@ -182,28 +182,6 @@ class ProfileListResponse(BaseModel):
     total_count: int
 
 
-class NavigateRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    url: str = Field(min_length=1, max_length=8192)
-
-
-class NavigateResponse(BaseModel):
-    url: str
-    status: int | None
-    title: str
-
-
-class EvaluateRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    expression: str = Field(min_length=1, max_length=100_000)
-
-
-class EvaluateResponse(BaseModel):
-    result: Any
-
-
 class TokenResponse(BaseModel):
     access_token: str
     token_type: str = "bearer"
@@ -278,10 +256,3 @@ class UploadedPublic(BaseModel):
 
 class UploadList(BaseModel):
     files: list[UploadedPublic]
-
-
-class SetInputFilesRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    selector: str = Field(min_length=1, max_length=4096)
-    files: list[str] = Field(min_length=1, max_length=100)

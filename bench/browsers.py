@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from playwright.async_api import Browser, BrowserContext, Page, Playwright, ViewportSize
 
-from workers.chromium import find_chromium
-from workers.processes import SLOT_FLAG, browser_pid
-from workers.slot import CHROMIUM_ARGS
+from workers.chromium.find import find_chromium
+from workers.chromium.processes import SLOT_FLAG, browser_pid
+from workers.pool.slot import CHROMIUM_ARGS
 
 from .timing import timed
 
@@ -17,9 +17,9 @@ DEFAULT_VIEWPORT = ViewportSize(width=1280, height=720)  # the daemon's default 
 
 
 def daemon_flags() -> tuple[str, ...]:
-    """The flags a daemon slot passes after its --browserpool-slot tag (workers/slot.py launch)."""
+    """The flags a daemon slot passes after its --browserpool-slot tag (workers/pool/slot.py launch)."""
     try:  # the CDP relay's flags, where this version of the daemon has them
-        debugging: tuple[str, ...] = tuple(importlib.import_module("workers.devtools").DEBUGGING_ARGS)
+        debugging: tuple[str, ...] = tuple(importlib.import_module("workers.chromium.devtools").DEBUGGING_ARGS)
     except (ModuleNotFoundError, AttributeError):
         debugging = ()
     return (*CHROMIUM_ARGS, *debugging)
@@ -53,7 +53,7 @@ class BaselinePage:
 
 
 async def launch(playwright: Playwright, executable: str, tag: str) -> Browser:
-    """Exactly how a daemon slot launches its browser (workers/slot.py), under another tag."""
+    """Exactly how a daemon slot launches its browser (workers/pool/slot.py), under another tag."""
     return await playwright.chromium.launch(
         executable_path=executable, headless=True, args=[f"{SLOT_FLAG}{tag}", *daemon_flags()]
     )

@@ -21,7 +21,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from workers.devtools import browser_endpoint
+from workers.chromium.devtools import browser_endpoint
 
 from .daemon import DaemonProcess
 from .ops import alternate

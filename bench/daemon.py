@@ -15,7 +15,7 @@ import httpx
 from orchestrator.accounts import AccountStore, User
 from orchestrator.keys import Keys
 from orchestrator.runtime import connect_redis
-from workers.processes import browser_pid
+from workers.chromium.processes import browser_pid
 
 from .servers import LOOPBACK, free_port
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from workers.processes import SLOT_FLAG
+from workers.chromium.processes import SLOT_FLAG
 
 from .daemon import DaemonProcess
 from .memory import Footprint, settled_reading, trees_footprint

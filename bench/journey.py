@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from playwright.async_api import Playwright
 
-from workers.devtools import browser_endpoint
+from workers.chromium.devtools import browser_endpoint
 
 from .browsers import baseline_tag, launch
 from .daemon import DaemonProcess

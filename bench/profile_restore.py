@@ -1,6 +1,7 @@
 """Scenario: the restore alone, in one Chromium launched like a daemon slot: the daemon's (cookies in one call,
-origins written from iframes side by side, workers/profile_restore.py) vs Playwright's `set_storage_state` (origins
-visited one after another), and a hidden page opened and closed, the floor of any restore made from a page.
+origins written from iframes side by side, workers/pages/profile_restore.py) vs Playwright's
+`set_storage_state` (origins visited one after another), and a hidden page opened and closed, the floor of any
+restore made from a page.
 
 Every variant runs on a fresh context holding one about:blank page (like a ready session), in interleaved rounds
 of the same run, so a busy machine slows all of them alike; the ratio is what to read.
@@ -11,7 +12,7 @@ from typing import Any
 
 from playwright.async_api import BrowserContext, Playwright
 
-from workers.profiles import ProfileKeeper
+from workers.pages.profiles import ProfileKeeper
 
 from .browsers import baseline_tag, launch
 from .profiles import CROSS_SITE, SAME_SITE, storage_state

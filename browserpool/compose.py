@@ -3,18 +3,18 @@
 from fastapi import FastAPI
 
 from api.app import create_app
-from api.internal.client import remote_factory
 from orchestrator.config import Settings
 from orchestrator.runtime import Role, Runtime
+from workers.remote.client import remote_factory
 
 
 def build_runtime(settings: Settings, role: Role = Role.SERVE) -> Runtime:
     """A runtime for the role: browsers of its own where the role has them, remote workers reached over HTTP."""
     worker_factory = None
     if role.has_browsers:
-        from workers.factory import local_worker  # imports Playwright: only roles with browsers pay for it
+        from workers.factory import local_presence  # imports Playwright: only roles with browsers pay for it
 
-        worker_factory = local_worker
+        worker_factory = local_presence
     return Runtime(settings, role, worker_factory, remote_factory)
 
 

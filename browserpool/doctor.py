@@ -7,9 +7,9 @@ from importlib.metadata import version
 
 from orchestrator.config import Settings
 from orchestrator.redis_server import DEFAULT_LOCAL_URL, EmbeddedRedis, answers, find_redis_server
-from workers.chromium import ChromiumNotFound, find_chromium
-from workers.isolation_report import Finding, sandbox_finding, state_dir_finding, user_finding
-from workers.slot import CHROMIUM_ARGS
+from workers.chromium.find import ChromiumNotFound, find_chromium
+from workers.chromium.isolation_report import Finding, sandbox_finding, state_dir_finding, user_finding
+from workers.pool.slot import CHROMIUM_ARGS
 
 from .doctor_redis import configured_redis_checks
 

@@ -5,7 +5,7 @@ import asyncio
 from orchestrator.config import Settings
 from orchestrator.redis_connect import BadRedisUrl, RedisOptions, connect_redis, redacted
 from orchestrator.redis_health import REQUIRED_POLICY, RedisSurvey, eviction_problem, survey
-from workers.isolation_report import Finding
+from workers.chromium.isolation_report import Finding
 
 LAG_WARN_BYTES = 1024 * 1024
 

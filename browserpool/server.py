@@ -64,7 +64,7 @@ class DaemonServer(uvicorn.Server):
 def preflight(settings: Settings, role: Role) -> str | None:
     """What would stop the daemon from starting, said in one line (None when nothing would)."""
     if role.has_browsers:
-        from workers.chromium import ChromiumNotFound, find_chromium
+        from workers.chromium.find import ChromiumNotFound, find_chromium
 
         try:
             if find_chromium(settings.chromium_path) is None:

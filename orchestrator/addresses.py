@@ -1,6 +1,6 @@
 """The one address policy: where traffic a tenant causes may go, and at which checked address.
 
-Pages (every request, through the worker's egress guard in workers/egress.py) and webhooks (when one is
+Pages (every request, through the worker's egress guard in workers/egress/guard.py) and webhooks (when one is
 added, and again at every delivery in webhook_delivery.py) ask the same question here. The answer never
 depends on how the host is spelled: decimal, hex or octal IPv4, IPv4 inside IPv6 (mapped, translated,
 compatible, NAT64, 6to4, Teredo), brackets, zone ids, percent escapes, letter case, full-width digits

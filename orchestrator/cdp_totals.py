@@ -10,7 +10,7 @@
   chunk comes with a wait: the user's next messages on that node wait their turn (paced, never dropped)
   and meanwhile their sockets are left unread, so the clients' own sends slow down.
 - **Redis away.** A chunk Redis cannot hand out is spent unpaced (each connection's own budget,
-  workers/cdp_limits.py, still holds); the limit comes back with Redis.
+  workers/cdp/limits.py, still holds); the limit comes back with Redis.
 """
 
 import asyncio

@@ -122,7 +122,7 @@ class Settings(BaseSettings):
     # without it, "off" never (the kernel or the container must then be the only wall around renderers).
     chromium_sandbox: Literal["auto", "on", "off"] = "auto"
 
-    # --- isolation: sessions with a Chromium of their own (`"isolation": "browser"`, workers/dedicated.py) ---
+    # --- isolation: sessions with a Chromium of their own (`"isolation": "browser"`, workers/pool/dedicated.py) ---
     ready_browsers: int = Field(1, ge=0, le=16)  # spare Chromium processes each worker keeps launched for them
     # How many such sessions a worker holds at once (each also counts as one session of its capacity); 0: none.
     max_dedicated_browsers: int = Field(4, ge=0, le=256)
@@ -153,7 +153,7 @@ class Settings(BaseSettings):
     max_evaluate_result_bytes: int = Field(8 * 1024 * 1024, ge=1024)  # a larger REST evaluate result answers 400
     header_timeout: float = Field(10.0, gt=0, le=3600)  # a request head (line and headers) must arrive within this
 
-    # --- session files: downloads, uploads, PDF, recordings (workers/worker_files.py) ---
+    # --- session files: downloads, uploads, PDF, recordings (workers/files/keeper.py) ---
     # What one session's files may hold on its worker, downloads, uploads and recording together; a download that
     # would pass it is cancelled and marked failed, an upload answers 413, a recording stops. 0: not bounded.
     session_disk_quota: int = Field(500 * 1024 * 1024, ge=0)

@@ -48,7 +48,7 @@ class ActionFailed(BrowserpoolError):
 
 
 class PageUnresponsive(BrowserpoolError):
-    """The session's page stopped answering and is being restarted (workers/page_watchdog.py; answered 409)."""
+    """The session's page stopped answering and is being restarted (workers/pages/watchdog.py; answered 409)."""
 
 
 class ActionTimedOut(BrowserpoolError):

@@ -1,6 +1,6 @@
 """A session's files as the API and the workers speak of them: downloads, uploads, its recording, a PDF.
 
-The bytes live on the worker that held the session (workers/session_files.py, workers/file_store.py);
+The bytes live on the worker that held the session (workers/files/session_files.py, workers/files/store.py);
 these are the shapes that cross the seam (orchestrator/worker.py) and the internal API.
 """
 

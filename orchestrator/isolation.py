@@ -3,7 +3,7 @@
 `context` (the default) puts the session in a browser context of one of the worker's shared browsers: dense and
 fast, and the CDP policy keeps every tenant inside its own context; but whatever crashes that Chromium ends every
 session in it. `browser` gives the session a Chromium of its own, taken from the worker's ready browsers
-(workers/dedicated.py) and closed when the session ends; it is never handed to anyone else.
+(workers/pool/dedicated.py) and closed when the session ends; it is never handed to anyone else.
 
 A session's level is decided in one place, `IsolationPolicy.level_for`: what the create body asked for, else the
 user's default (`browserpool users set NAME --isolation browser`), else `context`; a user in crash quarantine

@@ -29,7 +29,7 @@ class SessionSpec:
     timeout_seconds: int
     profile: ProfileRef | None = None
     proxy: UpstreamProxy | None = None  # with its password: in the worker's memory only, never in a record
-    record: bool = False  # the worker records its pages as video (workers/recorder.py)
+    record: bool = False  # the worker records its pages as video (workers/files/recorder.py)
     isolation: Isolation = DEFAULT_ISOLATION  # `browser`: a Chromium of its own (orchestrator/isolation.py)
 
 

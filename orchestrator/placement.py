@@ -1,4 +1,7 @@
-"""Which worker a new session goes to (which browser inside a worker is the worker's own choice: workers.placement)."""
+"""Which worker a new session goes to.
+
+Which browser inside a worker takes it is the worker's own choice: workers.pool.placement.
+"""
 
 import random
 from collections.abc import Sequence

@@ -1,8 +1,8 @@
 """A session's upstream proxy: what a user may name, how it is checked, and what of it may be shown.
 
 A session with a proxy sends all its pages' traffic through the worker's egress guard to that upstream
-(workers/egress_routes.py). The password is write-only: it travels from the API node to the worker that
-holds the session (api/internal/wire.py) and lives in that worker's memory only. Records, responses,
+(workers/egress/routes.py). The password is write-only: it travels from the API node to the worker that
+holds the session (workers/remote/wire.py) and lives in that worker's memory only. Records, responses,
 events, logs and error messages carry `server` (scheme://host:port) and `username`, never the password.
 """
 

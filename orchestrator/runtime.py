@@ -17,7 +17,6 @@ from redis.asyncio import Redis
 
 from .accounts import AccountStore
 from .addresses import webhook_policy
-from .agent import WorkerAgent
 from .cdp_tokens import CdpTokens, load_secret
 from .cdp_totals import CdpTotals, CdpUserLimits
 from .config import Settings
@@ -26,6 +25,7 @@ from .directory import RemoteFactory, WorkerDirectory
 from .keys import Keys
 from .live_links import LiveLinks
 from .metrics import Metrics
+from .presence import PresenceFactory, PresenceParts, WorkerPresence
 from .profiles import ProfileStore
 from .queue import CreateQueue
 from .ratelimit import RateLimiter
@@ -40,11 +40,9 @@ from .store import SessionStore
 from .stream_leases import StreamLeases
 from .webhook_delivery import WebhookDispatcher
 from .webhooks import WebhookStore
-from .worker import OwnedWorker
 
 log = logging.getLogger(__name__)
 
-WorkerFactory = Callable[[Settings], OwnedWorker]
 RemoteFactoryMaker = Callable[[str, Settings], RemoteFactory]  # (internal secret, settings) -> factory
 
 
@@ -104,7 +102,7 @@ class Runtime:
         self,
         settings: Settings,
         role: Role,
-        worker_factory: WorkerFactory | None = None,
+        worker_factory: PresenceFactory | None = None,
         remote_factory: RemoteFactoryMaker | None = None,
     ) -> None:
         if role.has_browsers and worker_factory is None:
@@ -121,7 +119,7 @@ class Runtime:
         self._redis: Redis | None = None  # from the start of start-up, so a failed start-up still closes it
         self._profiles: ProfileStore | None = None  # holds a second connection pool (profile versions are bytes)
         self.control: ControlPlane | None = None  # roles with an API, once started
-        self.agent: WorkerAgent | None = None  # roles with browsers, once started
+        self.agent: WorkerPresence | None = None  # roles with browsers, once started
         self.request_exit: Callable[[], None] = lambda: None  # set by whoever runs the server
         self._drain_task: asyncio.Task[None] | None = None
         self.metrics = Metrics()
@@ -152,8 +150,7 @@ class Runtime:
         if self._worker_factory is not None and self.role.has_browsers:
             # Only a worker role is reachable by other nodes; `serve` keeps its browsers to itself.
             address = settings.advertised_url if self.role is Role.WORKER else ""
-            worker = self._worker_factory(settings)
-            self.agent = WorkerAgent(worker, store, registry, address, profiles, crashes)
+            self.agent = self._worker_factory(settings, PresenceParts(store, registry, address, profiles, crashes))
         remote = self._remote_factory(internal_secret, settings) if self._remote_factory else None
         self._shared = Shared(
             redis=redis,

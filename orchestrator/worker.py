@@ -1,9 +1,11 @@
-"""The seam between the control plane and whatever owns browsers.
+"""The seam between the control plane and whatever owns browsers: the ports the core calls.
 
 `BrowserWorker` is what the API needs of a worker, wherever it runs: in this process
-(workers.local.LocalWorker) or in another process or host (api.remote_worker.RemoteWorker, which
-speaks the worker's internal HTTP API). `OwnedWorker` adds what only the process that owns the
-browsers can do.
+(workers.local.worker.LocalWorker) or in another process or host (workers.remote.client.RemoteWorker, which
+speaks the worker's internal HTTP API, served by workers.remote.server). `OwnedWorker` adds what only the
+process that owns the browsers can do. That worker's agent in the cluster is
+orchestrator.presence.WorkerPresence. The core only sees these protocols; the worker component (workers/)
+implements them.
 """
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -50,7 +52,7 @@ class CrashListener(Protocol):
 
 class CdpMode(StrEnum):
     """How much a CDP connection may do: the session's own clients everything its policy allows; a live viewer
-    only what watching (and, interactive, taking over with mouse and keyboard) needs (workers/cdp_viewer.py)."""
+    only what watching (and, interactive, taking over with mouse and keyboard) needs (workers/cdp/viewer.py)."""
 
     FULL = "full"
     INTERACTIVE = "interactive"

@@ -16,7 +16,7 @@ from orchestrator.config import Settings
 from orchestrator.keys import Keys
 from orchestrator.runtime import Runtime, connect_redis
 from tests.support import RedisProcess, free_port, local_site
-from workers.local import LocalWorker
+from workers.local.worker import LocalWorker
 
 
 @pytest.fixture(scope="session")

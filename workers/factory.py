@@ -1,13 +1,14 @@
-"""Building this process's worker from the settings."""
+"""Building this process's worker, and its agent, from the settings."""
 
 from orchestrator.addresses import page_policy
 from orchestrator.config import Settings
-
-from .cdp_limits import CdpLimits
-from .file_store import FileStore
-from .local import LocalWorker
-from .session_bounds import SessionLimits
-from .worker_files import WorkerFiles
+from orchestrator.presence import PresenceParts
+from workers.agent import WorkerAgent
+from workers.cdp.limits import CdpLimits
+from workers.files.keeper import WorkerFiles
+from workers.files.store import FileStore
+from workers.local.worker import LocalWorker
+from workers.pages.bounds import SessionLimits
 
 
 def local_worker(settings: Settings) -> LocalWorker:
@@ -35,4 +36,11 @@ def local_worker(settings: Settings) -> LocalWorker:
             fps=settings.record_fps,
             max_width=settings.record_max_width,
         ),
+    )
+
+
+def local_presence(settings: Settings, parts: PresenceParts) -> WorkerAgent:
+    """This process's worker with its agent: what the runtime of a role with browsers starts."""
+    return WorkerAgent(
+        local_worker(settings), parts.store, parts.registry, parts.address, parts.profiles, parts.crashes
     )

@@ -2,11 +2,12 @@
 
 from fastapi import APIRouter, Response
 
+from orchestrator.actions import EvaluateRequest, EvaluateResponse, NavigateRequest, NavigateResponse
 from orchestrator.errors import InvalidInput
 from orchestrator.urls import scheme_refused, unparseable
 
 from ..deps import CurrentUser, SessionsDep
-from ..schemas import ErrorBody, EvaluateRequest, EvaluateResponse, NavigateRequest, NavigateResponse
+from ..schemas import ErrorBody
 
 router = APIRouter(prefix="/v1/browser/sessions/{session_id}", tags=["session actions"])
 

@@ -24,10 +24,10 @@ from orchestrator.live_viewers import ViewerLease
 from orchestrator.models import SessionRecord
 from orchestrator.redis_watch import REDIS_AWAY
 from orchestrator.worker import CdpMode
+from workers.remote.sockets import ClientSocket, refuse
 
 from ..deps import AuthenticatorDep, CdpTotalsDep, LiveLinksDep, SessionsDep
 from ..errors import answer_for
-from ..websockets import ClientSocket, refuse
 
 log = logging.getLogger(__name__)
 

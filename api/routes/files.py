@@ -13,12 +13,13 @@ from fastapi.responses import StreamingResponse
 from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.formparsers import MultiPartException
 
+from orchestrator.actions import SetInputFilesRequest
 from orchestrator.errors import InvalidInput
 from orchestrator.files import FileStream, PaperFormat, PdfOptions
 
 from ..deps import CurrentUser, SessionsDep, SettingsDep
 from ..links import public_base, session_path
-from ..schemas import DownloadList, DownloadPublic, ErrorBody, SetInputFilesRequest, UploadedPublic, UploadList
+from ..schemas import DownloadList, DownloadPublic, ErrorBody, UploadedPublic, UploadList
 from .actions import ACTION_ERRORS
 
 router = APIRouter(prefix="/v1/browser/sessions/{session_id}", tags=["session files"])

@@ -8,7 +8,7 @@ from playwright.async_api import async_playwright, expect
 from orchestrator.config import Settings
 from tests.conftest import serve_daemon
 from tests.support import repo_root
-from workers.chromium import find_chromium
+from workers.chromium.find import find_chromium
 
 ARTIFACTS = repo_root() / "tests" / "artifacts"
 

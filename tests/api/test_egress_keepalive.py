@@ -1,6 +1,6 @@
 """The egress guard keeps plain-HTTP connections alive as a direct connection would, per checked destination.
 
-A real guard (workers.egress.EgressProxy) on loopback, real origin servers that record which of their
+A real guard (workers.egress.guard.EgressProxy) on loopback, real origin servers that record which of their
 connections carried which request, and a raw client speaking to the guard the way Chromium does
 (absolute-form targets, `Proxy-Connection: keep-alive`), its answers parsed by h11, not by the guard's
 own code. What must hold: the origin sees the browser's `Connection: keep-alive` and gets several
@@ -20,7 +20,7 @@ import h11
 from orchestrator.addresses import AddressPolicy
 from tests.api.test_egress import Listener
 from tests.support import serving
-from workers.egress import EgressProxy
+from workers.egress.guard import EgressProxy
 
 
 @dataclass

@@ -19,7 +19,7 @@ from tests.api.files_site import REPORT, files_site
 from tests.api.test_events import _read_events
 from tests.conftest import Daemon, make_settings, serve_daemon, start_daemon
 from tests.support import eventually, repo_root
-from workers.file_store import tree_bytes
+from workers.files.store import tree_bytes
 
 SESSIONS = "/v1/browser/sessions/"
 MIB = 1024 * 1024

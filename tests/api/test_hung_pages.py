@@ -19,7 +19,7 @@ from orchestrator.config import Settings
 from orchestrator.worker import CdpMode
 from tests.conftest import Daemon, make_settings, serve_daemon
 from tests.support import eventually, repo_root
-from workers.cdp_scope import CdpScope
+from workers.cdp.scope import CdpScope
 
 SESSIONS = "/v1/browser/sessions/"
 HANG_TIMEOUT = 2.0  # BROWSERPOOL_PAGE_HANG_TIMEOUT for these tests

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from playwright.async_api import async_playwright
 
-from api.internal.wire import OpenSession
 from orchestrator.config import Settings
 from orchestrator.models import SessionSpec
 from tests.conftest import Daemon, make_settings, serve_daemon, start_daemon
 from tests.support import eventually
+from workers.remote.wire import OpenSession
 
 SESSIONS = "/v1/browser/sessions/"
 LISTED = {

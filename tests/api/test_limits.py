@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import agent
 from orchestrator.config import Settings
 from tests.conftest import Daemon, make_settings, start_daemon
 from tests.security.rate_window import clear_of_a_minute_boundary
 from tests.support import eventually
+from workers import agent
 
 SESSIONS = "/v1/browser/sessions/"
 

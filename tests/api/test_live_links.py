@@ -20,7 +20,7 @@ from orchestrator.live_viewers import LiveViewers
 from tests.api.live_site import live_site
 from tests.conftest import Daemon, serve_daemon
 from tests.support import eventually, repo_root
-from workers.chromium import find_chromium
+from workers.chromium.find import find_chromium
 
 ARTIFACTS = repo_root() / "tests" / "artifacts"
 SESSIONS = "/v1/browser/sessions/"

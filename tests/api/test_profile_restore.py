@@ -15,7 +15,7 @@ from orchestrator.config import Settings
 from tests.conftest import Daemon, make_settings, serve_daemon, start_daemon
 from tests.login_site import login_site
 from tests.support import serving
-from workers.chromium import ensure_chromium
+from workers.chromium.find import ensure_chromium
 
 SESSIONS = "/v1/browser/sessions/"
 PROFILES = "/v1/profiles"

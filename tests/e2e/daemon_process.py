@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from tests.support import free_port
-from workers.processes import SLOT_FLAG
+from workers.chromium.processes import SLOT_FLAG
 
 
 class DaemonProcess:

@@ -25,9 +25,9 @@ from playwright.async_api import Browser, Playwright
 
 from tests.conftest import Daemon
 from tests.fidelity.cdp_tap import CdpTap, TapLog
-from workers.chromium import find_chromium
-from workers.devtools import browser_endpoint
-from workers.processes import SLOT_FLAG
+from workers.chromium.devtools import browser_endpoint
+from workers.chromium.find import find_chromium
+from workers.chromium.processes import SLOT_FLAG
 
 SESSIONS = "/v1/browser/sessions/"
 PLUMBING = (SLOT_FLAG, "--proxy-server=", "--proxy-bypass-list=", "--user-data-dir=", "--remote-debugging-")
@@ -47,7 +47,7 @@ class Endpoint(Protocol):
 def reference_flags(pool_command_line: list[str]) -> list[str]:
     """The pool Chromium's flags without its plumbing or its binary.
 
-    The pool's own flags (workers.slot.CHROMIUM_ARGS) stay: none of them changes what a loopback page
+    The pool's own flags (workers.pool.slot.CHROMIUM_ARGS) stay: none of them changes what a loopback page
     sees, and one the pool may add later (--site-per-process, say) must reach the reference too.
     """
     flags = [arg for arg in pool_command_line[1:] if arg and not arg.startswith(PLUMBING)]

@@ -12,7 +12,7 @@ import itertools
 from dataclasses import dataclass
 
 from tests.fidelity.harness import Json
-from workers.cdp_policy import BROWSER_WIDE_TRACING, refusal
+from workers.cdp.policy import BROWSER_WIDE_TRACING, refusal
 
 
 @dataclass(frozen=True)

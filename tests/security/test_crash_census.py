@@ -25,7 +25,7 @@ from tests.conftest import Daemon, make_settings, serve_daemon
 from tests.security.census import CENSUS_PARAMS, LAST, CensusSite, Protocol
 from tests.security.test_hostile_cdp import Cdp
 from tests.support import eventually, serving, url_of
-from workers.cdp_policy import POLICY, Action, Channel, TargetType, rule_for
+from workers.cdp.policy import POLICY, Action, Channel, TargetType, rule_for
 
 SESSIONS = "/v1/browser/sessions/"
 BATCH = 16

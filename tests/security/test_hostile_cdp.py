@@ -1,6 +1,6 @@
 """A hostile tenant with nothing but their own session's cdp_url, against a real daemon and real Chromium.
 
-Each test tries what the CDP policy table (workers/cdp_policy.py) closes, through a raw websocket the
+Each test tries what the CDP policy table (workers/cdp/policy.py) closes, through a raw websocket the
 way an attacker would, and checks what they would really get: the bytes of a host file, another
 session's URL in a trace, another session's targets. The honest calls the table scopes instead of
 refusing (window bounds, browser-level sessions, page cookies, Playwright's browser CDP session) are

@@ -5,7 +5,7 @@ The test makes a network namespace of its own (`unshare -n`, as root), puts the 
 loopback (169.254.169.254, 100.100.100.200, 168.63.129.16, 192.0.0.192, fd00:ec2::254), and runs a
 listener on each that logs every byte it receives; a control listener on 10.20.30.40 (a private address
 the policy allows) shows traffic really can arrive there. Inside the namespace it runs the real egress
-guard (workers.egress.EgressProxy with the most permissive settings: private ranges and loopback allowed)
+guard (workers.egress.guard.EgressProxy with the most permissive settings: private ranges and loopback allowed)
 and drives it two ways:
 
 - a raw HTTP client sends proxy requests (absolute-form GET and CONNECT) for each spelling exactly as
@@ -137,7 +137,7 @@ async def chromium_attempts(proxy_port: int) -> dict[str, Any]:
     from playwright.async_api import Error as PlaywrightError
     from playwright.async_api import async_playwright
 
-    from workers.chromium import ensure_chromium
+    from workers.chromium.find import ensure_chromium
 
     urls = [f"http://{h}/latest/meta-data/" for v4 in CANARIES_V4 for h in spellings(v4)]
     urls += [f"http://{h}/latest/meta-data/" for h in V6_SPELLINGS] + [f"https://{CANARIES_V4[0]}/"]
@@ -163,7 +163,7 @@ async def chromium_attempts(proxy_port: int) -> dict[str, Any]:
 
 async def inside() -> dict[str, Any]:
     from orchestrator.addresses import AddressPolicy
-    from workers.egress import EgressProxy
+    from workers.egress.guard import EgressProxy
 
     bring_up_addresses()
     canaries = [Canary(a, p) for a in [*CANARIES_V4, CANARY_V6] for p in PORTS]

@@ -27,12 +27,12 @@ from redis import Redis as SyncRedis
 from orchestrator.redis_server import EmbeddedRedis
 from tests.conftest import Daemon, make_settings, start_daemon
 from tests.support import eventually
-from workers.chromium import ensure_chromium
-from workers.chromium_user import ChromiumUser, reachable_by, resolve_user
-from workers.isolation_report import sandbox_finding, state_dir_finding, user_finding
-from workers.launcher import ChromiumLaunch
-from workers.process_guard import is_dumpable
-from workers.sandbox import namespaces_refused
+from workers.chromium.find import ensure_chromium
+from workers.chromium.isolation_report import sandbox_finding, state_dir_finding, user_finding
+from workers.chromium.launcher import ChromiumLaunch
+from workers.chromium.process_guard import is_dumpable
+from workers.chromium.sandbox import namespaces_refused
+from workers.chromium.user import ChromiumUser, reachable_by, resolve_user
 
 ROOT = os.geteuid() == 0
 PROJECT = Path(__file__).resolve().parents[2]
@@ -315,7 +315,8 @@ def test_an_undumpable_process_hides_its_environment_from_its_own_user() -> None
     if python is None or not reachable_by(PROJECT, user):
         pytest.skip(f"no Python and project directory that {user.name} may run")
     program = (
-        "import sys, time; sys.path.insert(0, sys.argv[1]); from workers.process_guard import make_undumpable; "
+        "import sys, time; sys.path.insert(0, sys.argv[1]); "
+        "from workers.chromium.process_guard import make_undumpable; "
         "guarded = sys.argv[2] == 'guarded' and make_undumpable(); print('ready', flush=True); time.sleep(30)"
     )
     seen = {}

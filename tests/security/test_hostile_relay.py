@@ -28,9 +28,9 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.conftest import Daemon, make_settings, serve_daemon
 from tests.support import eventually
-from workers import cdp_limits
-from workers.cdp_limits import CdpLimits, ClientPacer
-from workers.devtools import browser_endpoint
+from workers.cdp import limits as cdp_limits
+from workers.cdp.limits import CdpLimits, ClientPacer
+from workers.chromium.devtools import browser_endpoint
 
 SESSIONS = "/v1/browser/sessions/"
 

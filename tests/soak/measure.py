@@ -17,7 +17,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from workers.processes import SLOT_FLAG
+from workers.chromium.processes import SLOT_FLAG
 
 PROC = Path("/proc")
 TEMP_PATTERNS = ("playwright*", "browserpool-*")

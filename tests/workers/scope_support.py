@@ -4,7 +4,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from workers.cdp_scope import CdpScope, Command
+from workers.cdp.scope import CdpScope, Command
 
 OURS, THEIRS, CREATED = "CTX-OURS", "CTX-THEIRS", "CTX-CREATED"
 PAGE_SESSION, BROWSER_SESSION = "S1", "B1"

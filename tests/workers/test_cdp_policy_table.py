@@ -21,8 +21,8 @@ from tests.workers.scope_support import (
     assert_refused,
     make_scope,
 )
-from workers.cdp_policy import POLICY, Action, Channel, Check, rule_for
-from workers.cdp_scope import Command
+from workers.cdp.policy import POLICY, Action, Channel, Check, rule_for
+from workers.cdp.scope import Command
 
 # Every domain of the protocol (browser_protocol.json and js_protocol.json, devtools-protocol at
 # 5ee78b32, 2026-08). Each must have an explicit row: deny-by-default covers newer ones, but the ones

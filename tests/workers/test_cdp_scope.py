@@ -20,10 +20,10 @@ from tests.workers.scope_support import (
     assert_refused,
     make_scope,
 )
-from workers import cdp_contexts
-from workers.cdp_contexts import MAX_EXTRA_CONTEXTS, PENDING_SECONDS
-from workers.cdp_policy import POLICY, Action, Channel, Check, Row, rule_for
-from workers.cdp_scope import CdpScope, Command
+from workers.cdp import contexts as cdp_contexts
+from workers.cdp.contexts import MAX_EXTRA_CONTEXTS, PENDING_SECONDS
+from workers.cdp.policy import POLICY, Action, Channel, Check, Row, rule_for
+from workers.cdp.scope import CdpScope, Command
 
 # --- explicit cases --------------------------------------------------------------------------------
 

@@ -4,8 +4,8 @@ import time
 from pathlib import Path
 
 from orchestrator.files import DownloadState
-from workers.file_store import FileStore
-from workers.session_files import SessionFiles, numbered, safe_name
+from workers.files.session_files import SessionFiles, numbered, safe_name
+from workers.files.store import FileStore
 
 
 def _ended(store: FileStore, session_id: str, ended_at: float | None) -> SessionFiles:

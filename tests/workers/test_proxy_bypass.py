@@ -2,7 +2,7 @@
 
 import pytest
 
-from workers.proxy_bypass import BypassRules
+from workers.egress.bypass import BypassRules
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import async_playwright
 
-from workers.chromium import find_chromium
-from workers.recorder import Recorder
+from workers.chromium.find import find_chromium
+from workers.files.recorder import Recorder
 
 
 async def test_a_recording_stopped_at_once_still_waits_for_a_first_frame(

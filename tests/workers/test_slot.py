@@ -15,14 +15,14 @@ from playwright.async_api import async_playwright
 
 from api.schemas import SessionCreate
 from orchestrator.models import DEFAULT_VIEWPORT
-from workers.chromium import ensure_chromium
-from workers.chromium_home import ChromiumHome, sweep_stale
-from workers.chromium_user import resolve_user
-from workers.launcher import ChromiumLaunch, prepare_launch
-from workers.placement import least_loaded
-from workers.process_guard import driver_environment
-from workers.ready_shapes import DEFAULT_SHAPE, ReadyShapes
-from workers.slot import BrowserSlot, LostBrowser
+from workers.chromium.find import ensure_chromium
+from workers.chromium.home import ChromiumHome, sweep_stale
+from workers.chromium.launcher import ChromiumLaunch, prepare_launch
+from workers.chromium.process_guard import driver_environment
+from workers.chromium.user import resolve_user
+from workers.pool.placement import least_loaded
+from workers.pool.ready_shapes import DEFAULT_SHAPE, ReadyShapes
+from workers.pool.slot import BrowserSlot, LostBrowser
 
 
 def test_least_loaded_placement() -> None:
