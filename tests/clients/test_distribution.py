@@ -56,6 +56,15 @@ def test_the_client_installs_alone_into_a_fresh_venv(tmp_path: Path) -> None:
     assert seen["requires"] == ["httpx>=0.27"]
     assert {"AsyncClient", "Client", "Session", "BrowserpoolAPIError"} <= set(seen["exports"])
 
+    # A type checker reads the installed client's hints (it would skip an untyped package).
+    use = 'from browserpool_client import Client\nn: int = Client("http://x", token="t").get("s")\n'
+    (tmp_path / "use.py").write_text(use)
+    checked = subprocess.run(
+        [sys.executable, "-m", "mypy", "--python-executable", python, "--no-incremental", "use.py"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": ""}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert 'expression has type "Session", variable has type "int"' in checked.stdout, checked.stdout
+
 
 def test_the_server_distribution_no_longer_ships_the_client() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
