@@ -29,7 +29,6 @@ COPY orchestrator ./orchestrator
 COPY api ./api
 COPY browserpool ./browserpool
 COPY workers ./workers
-COPY browserpool_client ./browserpool_client
 RUN pip install . && rm -rf build ./*.egg-info
 
 ENV HOME=/home/browserpool \

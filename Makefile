@@ -26,8 +26,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e .
 	@touch $@
 
-$(DEV): $(STAMP)
+# The tests also use the Python client, its own distribution (clients/python).
+$(DEV): $(STAMP) clients/python/pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e clients/python
 	@touch $@
 
 # The CDP tests drive sessions with a real Puppeteer (puppeteer-core: it downloads no browser).
@@ -85,8 +87,8 @@ fidelity: setup-dev
 	$(BIN)/pytest -m fidelity tests/fidelity
 
 lint: setup-dev
-	$(BIN)/ruff check browserpool orchestrator api workers browserpool_client tests bench
-	$(BIN)/ruff format --check browserpool orchestrator api workers browserpool_client tests bench
+	$(BIN)/ruff check browserpool orchestrator api workers clients/python tests bench
+	$(BIN)/ruff format --check browserpool orchestrator api workers clients/python tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
@@ -99,4 +101,4 @@ soak: setup-dev
 	$(BIN)/pytest -m soak tests/soak -p no:cacheprovider -o addopts="" --timeout 3600
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info clients/python/*.egg-info clients/python/build

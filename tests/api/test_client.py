@@ -1,4 +1,4 @@
-"""The shipped Python client, sync and async, against a running daemon."""
+"""The Python client (clients/python), sync and async, against a running daemon."""
 
 import asyncio
 from pathlib import Path
@@ -34,7 +34,7 @@ async def test_async_client_drives_a_session_end_to_end(daemon_settings: Setting
             with pytest.raises(BrowserpoolAPIError) as gone:
                 await pool.revoke_live_link(session.session_id, link.link_id)
             assert gone.value.status == 404
-            await pool.close(session.session_id)
+            await pool.delete_session(session.session_id)
             ended = await pool.get(session.session_id)
             assert (ended.status, ended.end_reason) == ("closed", "deleted") and ended.ended_at
             with pytest.raises(BrowserpoolAPIError) as error:
@@ -52,7 +52,7 @@ async def test_sync_client(daemon_settings: Settings) -> None:
                 session = pool.create(viewport_width=500, viewport_height=400)
                 width = pool.evaluate(session.session_id, "innerWidth")
                 assert pool.live_link(session.session_id).url.endswith("&mode=view")
-                pool.close(session.session_id)
+                pool.delete_session(session.session_id)
                 try:
                     pool.get("unknown")
                 except BrowserpoolAPIError as exc:
@@ -79,14 +79,14 @@ async def test_clients_round_trip_a_profile(daemon_settings: Settings, tmp_path:
             assert session.profile == {"name": "zoe", "persist": True} and session.profile_save == "pending"
             assert [p.in_use_by for p in await pool.profiles()] == [session.session_id]
             assert (await pool.save_profile(session.session_id)).profile_saved_at is not None
-            await pool.close(session.session_id)
+            await pool.delete_session(session.session_id)
             assert (await pool.get(session.session_id)).profile_save == "saved"
             downloaded = await pool.download_profile("zoe", tmp_path / "zoe.json")
             assert downloaded["cookies"] == state["cookies"]  # saved by the session: Playwright adds `indexedDB`
             assert [{**o, "indexedDB": []} for o in state["origins"]] == downloaded["origins"]
             reader = await pool.create(profile="zoe")
             assert reader.profile == {"name": "zoe", "persist": False}
-            await pool.close(reader.session_id)
+            await pool.delete_session(reader.session_id)
 
         def sync_round_trip() -> list[str]:
             with Client(str(daemon.client.base_url), api_key=key) as pool:
@@ -96,3 +96,41 @@ async def test_clients_round_trip_a_profile(daemon_settings: Settings, tmp_path:
                 return [p.name for p in pool.profiles()]
 
         assert await asyncio.to_thread(sync_round_trip) == ["from-file"]
+
+
+async def test_close_closes_the_client_and_delete_session_ends_a_session(daemon_settings: Settings) -> None:
+    async with serve_daemon(daemon_settings) as daemon:
+        me = await daemon.user()
+        base = str(daemon.client.base_url)
+        async with AsyncClient(base, api_key=me["X-API-Key"]) as pool:
+            kept = await pool.create()
+            ended = await pool.create()
+            with pytest.warns(DeprecationWarning, match=r"delete_session\(session_id\)") as warned:
+                await pool.close(ended.session_id)  # the old spelling, for one release
+            assert [w.filename for w in warned] == [__file__]  # the warning points at the caller's line
+            assert (await pool.get(ended.session_id)).end_reason == "deleted"
+            assert not pool.http.is_closed
+        assert pool.http.is_closed  # the block's end closed the client...
+        with pytest.raises(RuntimeError, match="closed"):
+            await pool.get(kept.session_id)
+        live = await daemon.client.get(f"/v1/browser/sessions/{kept.session_id}", headers=me)
+        assert live.json()["status"] == "active"  # ...and nothing else: the session lives on
+
+        def sync_close() -> tuple[str | None, str]:
+            pool = Client(base, api_key=me["X-API-Key"])
+            with pytest.warns(DeprecationWarning, match=r"delete_session\(session_id\)"):
+                pool.close(kept.session_id)
+            reason = pool.get(kept.session_id).end_reason
+            pool.close()
+            try:
+                pool.list()
+            except RuntimeError as exc:
+                return reason, str(exc)
+            raise AssertionError("a closed client still sent a request")
+
+        reason, refusal = await asyncio.to_thread(sync_close)
+        assert reason == "deleted" and "closed" in refusal
+
+        other = AsyncClient(base, api_key=me["X-API-Key"])
+        await other.close()
+        assert other.http.is_closed

@@ -254,7 +254,7 @@ async def test_the_python_client_moves_files(redis_url: str, prefix: str, tmp_pa
                 with pytest.raises(BrowserpoolAPIError) as early:
                     pool.recording(sid)
                 assert early.value.status == 409
-                pool.close(sid)
+                pool.delete_session(sid)
                 while True:
                     try:
                         assert pool.recording(sid)[:4] == b"\x1a\x45\xdf\xa3"

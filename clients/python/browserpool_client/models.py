@@ -19,6 +19,8 @@ class BrowserpoolAPIError(Exception):
 
 @dataclass(frozen=True)
 class Session:
+    """A session as the API shows it: its status, viewport, deadlines, CDP URL and, once ended, why."""
+
     session_id: str
     status: str
     viewport_width: int
@@ -38,6 +40,7 @@ class Session:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Session":
+        """The session from the API's JSON (timestamps parsed; fields the API left out are None)."""
         stamp = _stamps(data)
 
         return cls(
@@ -71,6 +74,7 @@ class LiveLink:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "LiveLink":
+        """The link from the API's JSON."""
         expires = datetime.fromisoformat(data["expires_at"].replace("Z", "+00:00"))
         return cls(link_id=data["link_id"], url=data["url"], interactive=data["interactive"], expires_at=expires)
 
@@ -89,6 +93,7 @@ class Profile:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Profile":
+        """The profile from the API's JSON."""
         stamp = _stamps(data)
         return cls(
             name=data["name"],
@@ -110,6 +115,7 @@ def _stamps(data: dict[str, Any]) -> Callable[[str], datetime | None]:
 
 
 def checked(response: httpx.Response) -> httpx.Response:
+    """The response, if it is not an error; else a BrowserpoolAPIError with its status and `detail`."""
     if response.status_code >= 400:
         try:
             detail = response.json().get("detail")

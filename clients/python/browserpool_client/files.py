@@ -11,6 +11,8 @@ UploadSource = str | PathLike[str] | tuple[str, bytes]  # a local file, or (name
 
 @dataclass(frozen=True)
 class Download:
+    """One file a session's page downloaded: its name, size, type, state and where the API serves it."""
+
     name: str
     size_bytes: int
     mime_type: str
@@ -22,6 +24,7 @@ class Download:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Download":
+        """The download from the API's JSON."""
         return cls(
             name=data["name"],
             size_bytes=data["size_bytes"],
@@ -36,6 +39,8 @@ class Download:
 
 @dataclass(frozen=True)
 class UploadedFile:
+    """A file uploaded into a session's directory: the name it is stored under and its size."""
+
     name: str
     path: str  # as the session's browser sees it: give it to set_input_files over CDP (connect_over_cdp is_local)
     size_bytes: int
@@ -56,14 +61,17 @@ def upload_parts(sources: tuple[UploadSource, ...]) -> list[tuple[str, tuple[str
 
 
 def close_parts(parts: list[tuple[str, tuple[str, Any]]]) -> None:
+    """Close the local files `upload_parts` opened."""
     for _, (_, body) in parts:
         if hasattr(body, "close"):
             body.close()
 
 
 def uploaded(answer: dict[str, Any]) -> list[UploadedFile]:
+    """The files from the answer of `POST .../files`."""
     return [UploadedFile(f["name"], f["path"], f["size_bytes"]) for f in answer["files"]]
 
 
 def pdf_query(format: str, landscape: bool, print_background: bool) -> dict[str, str]:
+    """The query string of `GET .../pdf`."""
     return {"format": format, "landscape": str(landscape).lower(), "print_background": str(print_background).lower()}
