@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV    := $(VENV)/.installed-dev
 
-.PHONY: setup setup-dev run test fidelity lint bench soak clean redis-server redis-sentinel ffmpeg pdftotext
+.PHONY: setup setup-dev run test fidelity lint bench soak clean docs redis-server redis-sentinel ffmpeg pdftotext
 
 # What the daemon needs to run: its runtime dependencies, a Chromium, a redis-server binary and ffmpeg (recordings).
 setup: $(STAMP)
@@ -102,3 +102,7 @@ soak: setup-dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info clients/python/*.egg-info clients/python/build
+
+# docs/configuration.md's settings table, rendered from orchestrator/config.py (tests/test_settings_doc.py checks it).
+docs: $(STAMP)
+	$(BIN)/python -m browserpool.settings_doc

@@ -3,6 +3,7 @@
 import argparse
 import asyncio
 import sys
+from typing import Any
 
 from orchestrator.config import Settings
 from orchestrator.errors import BrowserpoolError
@@ -12,16 +13,27 @@ from orchestrator.runtime import Role
 
 from . import commands
 from .logs import configure_logging
+from .settings_doc import help_epilog
+
+
+def _with_settings() -> dict[str, Any]:
+    """A subcommand that reads the settings lists them, with their environment names and defaults, in its --help."""
+    return {"epilog": help_epilog(), "formatter_class": argparse.RawDescriptionHelpFormatter}
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="browserpool", description=__doc__)
     parsers = parser.add_subparsers(dest="command", required=True)
-    parsers.add_parser("serve", help="run the API, the reaper and a browser worker in one process")
-    parsers.add_parser("api", help="run the API and the reaper only; sessions live on workers")
-    parsers.add_parser("worker", help="run a browser worker only, reached by API nodes through Redis's registry")
+    for name, what in (
+        ("serve", "run the API, the reaper and a browser worker in one process"),
+        ("api", "run the API and the reaper only; sessions live on workers"),
+        ("worker", "run a browser worker only, reached by API nodes through Redis's registry"),
+    ):
+        parsers.add_parser(name, help=what, description=what, **_with_settings())
 
-    users = parsers.add_parser("users", help="manage users").add_subparsers(dest="sub", required=True)
+    users = parsers.add_parser("users", help="manage users", **_with_settings()).add_subparsers(
+        dest="sub", required=True
+    )
     add = users.add_parser("add", help="create a user")
     add.add_argument("name")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
@@ -48,20 +60,26 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("name")
     show.set_defaults(handler=commands.users_show)
 
-    keys = parsers.add_parser("keys", help="manage API keys").add_subparsers(dest="sub", required=True)
+    keys = parsers.add_parser("keys", help="manage API keys", **_with_settings()).add_subparsers(
+        dest="sub", required=True
+    )
     create = keys.add_parser("create", help="create an API key for a user; prints only the key")
     create.add_argument("name", help="the user the key belongs to")
     create.add_argument("--label", default="cli", help="the key's name, shown in GET /v1/api-keys")
     create.set_defaults(handler=commands.keys_create)
 
-    workers = parsers.add_parser("workers", help="see and drain workers").add_subparsers(dest="sub", required=True)
+    workers = parsers.add_parser("workers", help="see and drain workers", **_with_settings()).add_subparsers(
+        dest="sub", required=True
+    )
     workers.add_parser("ls", help="list live workers").set_defaults(handler=commands.workers_ls)
     drain = workers.add_parser("drain", help="ask a worker to drain (no new sessions; it exits when done)")
     drain.add_argument("worker_id")
     drain.add_argument("--wait", action="store_true", help="return only once the worker has left")
     drain.set_defaults(handler=commands.workers_drain)
 
-    sessions = parsers.add_parser("sessions", help="see and close sessions").add_subparsers(dest="sub", required=True)
+    sessions = parsers.add_parser("sessions", help="see and close sessions", **_with_settings()).add_subparsers(
+        dest="sub", required=True
+    )
     ls = sessions.add_parser("ls", help="live sessions of every user")
     ls.add_argument("--user", help="only this user's")
     ls.add_argument("--all", action="store_true", help="also those ended within the retention period")
@@ -70,7 +88,8 @@ def _parser() -> argparse.ArgumentParser:
     close.add_argument("session_id")
     close.set_defaults(handler=commands.sessions_close)
 
-    parsers.add_parser("doctor", help="check Redis, Chromium, flags and /dev/shm; say what to fix")
+    doctor_help = "check Redis, Chromium, flags and /dev/shm; say what to fix"
+    parsers.add_parser("doctor", help=doctor_help, description=doctor_help, **_with_settings())
     return parser
 
 

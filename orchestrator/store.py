@@ -1,4 +1,11 @@
-"""The only code that talks to Redis about sessions."""
+"""Session records in Redis: create, move along the lifecycle, touch, list, end and expire them.
+
+Every lifecycle change of a session record goes through here (its Lua scripts compile the table of
+orchestrator/lifecycle.py). Others read session keys for their own jobs and change no status: the reaper
+reads deadlines and owners (reaper.py), live links check a session is still live (live_links.py), the
+profile lease scripts check which session holds a profile (profiles.py), and `browserpool sessions` reads
+records for the operator (browserpool/commands.py).
+"""
 
 import logging
 from collections.abc import Iterable, Sequence
