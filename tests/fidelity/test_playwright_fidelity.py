@@ -68,10 +68,10 @@ async def test_pool_matches_reference(
 
 
 async def test_every_known_difference_has_its_readme_row() -> None:
-    """A deliberate difference is one README's table lists: its row exists and says the reason quoted."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    """A deliberate difference is one docs/cdp.md's table lists: its row exists and says the reason quoted."""
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "cdp.md").read_text()
     table = readme.split("What behaves differently from a browser of your own, on purpose", 1)[1].split("\n\n#", 1)[0]
     rows = {line.split(" | ", 1)[0].removeprefix("| "): line for line in table.splitlines() if line.startswith("| ")}
     for name, known in KNOWN_DIFFERENCES.items():
-        assert known.row in rows, f"{name}: README's table has no row {known.row!r}"
-        assert known.reason in rows[known.row], f"{name}: its README row does not say {known.reason!r}"
+        assert known.row in rows, f"{name}: docs/cdp.md's table has no row {known.row!r}"
+        assert known.reason in rows[known.row], f"{name}: its docs/cdp.md row does not say {known.reason!r}"
