@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from orchestrator.deadlines import within
+
 GONE: Message = {"type": "http.disconnect"}
 
 
@@ -90,7 +92,7 @@ class _Bounded:
             return GONE
         remaining = self.deadline - asyncio.get_running_loop().time()
         try:
-            message = await asyncio.wait_for(self._receive(), max(remaining, 0.001))
+            message = await within(max(remaining, 0.001), self._receive())
         except TimeoutError:
             return await self._refuse(408, f"the request body did not arrive within {self.limit.timeout:g}s")
         if message["type"] == "http.request":

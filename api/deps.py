@@ -20,11 +20,12 @@ from orchestrator.errors import AuthenticationFailed
 from orchestrator.files import FileStats
 from orchestrator.live_links import LiveLinks
 from orchestrator.metrics import Metrics
+from orchestrator.parts import ControlPlane, Shared
 from orchestrator.profiles import ProfileStore
 from orchestrator.queue import CreateQueue
 from orchestrator.ratelimit import RateLimiter
 from orchestrator.registry import WorkerRegistry
-from orchestrator.runtime import ControlPlane, Runtime, Shared
+from orchestrator.runtime import Runtime
 from orchestrator.sessions import SessionService
 from orchestrator.store import SessionStore
 from orchestrator.stream_leases import StreamLeases

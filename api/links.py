@@ -9,7 +9,7 @@ from orchestrator.models import SessionRecord
 from orchestrator.profiles import save_status
 from orchestrator.sessions import SessionService
 
-from .schemas import BrowserSessionResponse, ProxyPublic, SessionDetail, SessionProfile
+from .schemas import ProxyPublic, SessionDetail, SessionProfile, listed_fields
 
 
 def public_base(request: Request, settings: Settings) -> str:
@@ -38,7 +38,7 @@ def session_detail(
         token = sessions.cdp_tokens.token_for(record.session_id)
         cdp_url = f"{_websocket_base(request, settings)}/v1/browser/sessions/{record.session_id}/cdp?token={token}"
     return SessionDetail(
-        **BrowserSessionResponse.of(record).model_dump(),
+        **listed_fields(record),
         cdp_url=cdp_url,
         ended_at=to_datetime(record.ended_at_ms) if record.ended_at_ms else None,
         end_reason=record.end_reason,

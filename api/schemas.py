@@ -1,9 +1,9 @@
 """Request and response bodies. The session list shapes follow the customer's contract field for field."""
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictBool, field_validator, model_validator
 
 from orchestrator.accounts import ApiKey
 from orchestrator.clock import to_datetime
@@ -12,7 +12,8 @@ from orchestrator.isolation import Isolation
 from orchestrator.models import DEFAULT_VIEWPORT, SessionRecord
 from orchestrator.profile_state import NAME_PATTERN
 from orchestrator.profiles import ProfileInfo
-from orchestrator.proxies import BYPASS_MAX, CREDENTIAL_MAX, HOST_MAX, ProxyInvalid, UpstreamProxy, make_proxy
+from orchestrator.proxies import BYPASS_MAX, CREDENTIAL_MAX, HOST_MAX, UpstreamProxy, make_proxy
+from orchestrator.text import has_controls
 
 VIEWPORT_MIN, VIEWPORT_MAX = 100, 7680
 USER_AGENT_MAX = 512
@@ -41,21 +42,17 @@ class ProxyCreate(BaseModel):
         None, max_length=BYPASS_MAX, description="hosts that skip the proxy, comma-separated: .example.com,localhost"
     )
 
+    _upstream: UpstreamProxy | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _usable(self) -> "ProxyCreate":
+        # Parsed once, here: ProxyInvalid (a ValueError, never holding the password) says what is wrong.
+        self._upstream = make_proxy(self.server, self.username, self.password, self.bypass)
+        return self
+
     def upstream(self) -> UpstreamProxy:
-        return make_proxy(self.server, self.username, self.password, self.bypass)
-
-    @field_validator("server")
-    @classmethod
-    def _server_usable(cls, value: str) -> str:
-        make_proxy(value)  # ProxyInvalid (a ValueError) says what is wrong
-        return value
-
-    @field_validator("username", "password", "bypass")
-    @classmethod
-    def _no_controls(cls, value: str | None) -> str | None:
-        if value is not None and any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
-            raise ProxyInvalid("must not contain control characters")
-        return value
+        assert self._upstream is not None  # set by validation
+        return self._upstream
 
 
 class ProxyPublic(BaseModel):
@@ -85,7 +82,7 @@ class SessionCreate(BaseModel):
     @field_validator("user_agent")
     @classmethod
     def _printable(cls, value: str | None) -> str | None:
-        if value is not None and any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        if value is not None and has_controls(value):
             raise ValueError("user_agent must not contain control characters")
         return value
 
@@ -104,16 +101,20 @@ class BrowserSessionResponse(BaseModel):
 
     @classmethod
     def of(cls, record: SessionRecord) -> "BrowserSessionResponse":
-        return cls(
-            session_id=record.session_id,
-            status=record.status.value,
-            viewport_width=record.viewport_width,
-            viewport_height=record.viewport_height,
-            user_agent=record.user_agent,
-            created_at=to_datetime(record.created_at_ms),
-            last_activity=to_datetime(record.last_activity_ms),
-            expires_at=to_datetime(record.expires_at_ms),
-        )
+        return cls(**listed_fields(record))
+
+
+def listed_fields(record: SessionRecord) -> dict[str, Any]:
+    """A record's fields as responses show them: its context shape as it is (a detail shows every shape field it
+    declares), then the listing's own."""
+    return {
+        **record.shape_values(),
+        "session_id": record.session_id,
+        "status": record.status.value,
+        "created_at": to_datetime(record.created_at_ms),
+        "last_activity": to_datetime(record.last_activity_ms),
+        "expires_at": to_datetime(record.expires_at_ms),
+    }
 
 
 class SessionDetail(BrowserSessionResponse):

@@ -16,12 +16,10 @@ from .logs import configure_logging
 from .settings_doc import help_epilog
 
 
-def _with_settings() -> dict[str, Any]:
-    """A subcommand that reads the settings lists them, with their environment names and defaults, in its --help."""
-    return {"epilog": help_epilog(), "formatter_class": argparse.RawDescriptionHelpFormatter}
-
-
 def _parser() -> argparse.ArgumentParser:
+    # A subcommand that reads the settings lists them, with their environment names and defaults, in its --help
+    # (the list is rendered once per parser).
+    settings_help: dict[str, Any] = {"epilog": help_epilog(), "formatter_class": argparse.RawDescriptionHelpFormatter}
     parser = argparse.ArgumentParser(prog="browserpool", description=__doc__)
     parsers = parser.add_subparsers(dest="command", required=True)
     for name, what in (
@@ -29,11 +27,9 @@ def _parser() -> argparse.ArgumentParser:
         ("api", "run the API and the reaper only; sessions live on workers"),
         ("worker", "run a browser worker only, reached by API nodes through Redis's registry"),
     ):
-        parsers.add_parser(name, help=what, description=what, **_with_settings())
+        parsers.add_parser(name, help=what, description=what, **settings_help)
 
-    users = parsers.add_parser("users", help="manage users", **_with_settings()).add_subparsers(
-        dest="sub", required=True
-    )
+    users = parsers.add_parser("users", help="manage users", **settings_help).add_subparsers(dest="sub", required=True)
     add = users.add_parser("add", help="create a user")
     add.add_argument("name")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
@@ -60,15 +56,13 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("name")
     show.set_defaults(handler=commands.users_show)
 
-    keys = parsers.add_parser("keys", help="manage API keys", **_with_settings()).add_subparsers(
-        dest="sub", required=True
-    )
+    keys = parsers.add_parser("keys", help="manage API keys", **settings_help).add_subparsers(dest="sub", required=True)
     create = keys.add_parser("create", help="create an API key for a user; prints only the key")
     create.add_argument("name", help="the user the key belongs to")
     create.add_argument("--label", default="cli", help="the key's name, shown in GET /v1/api-keys")
     create.set_defaults(handler=commands.keys_create)
 
-    workers = parsers.add_parser("workers", help="see and drain workers", **_with_settings()).add_subparsers(
+    workers = parsers.add_parser("workers", help="see and drain workers", **settings_help).add_subparsers(
         dest="sub", required=True
     )
     workers.add_parser("ls", help="list live workers").set_defaults(handler=commands.workers_ls)
@@ -77,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     drain.add_argument("--wait", action="store_true", help="return only once the worker has left")
     drain.set_defaults(handler=commands.workers_drain)
 
-    sessions = parsers.add_parser("sessions", help="see and close sessions", **_with_settings()).add_subparsers(
+    sessions = parsers.add_parser("sessions", help="see and close sessions", **settings_help).add_subparsers(
         dest="sub", required=True
     )
     ls = sessions.add_parser("ls", help="live sessions of every user")
@@ -89,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     close.set_defaults(handler=commands.sessions_close)
 
     doctor_help = "check Redis, Chromium, flags and /dev/shm; say what to fix"
-    parsers.add_parser("doctor", help=doctor_help, description=doctor_help, **_with_settings())
+    parsers.add_parser("doctor", help=doctor_help, description=doctor_help, **settings_help)
     return parser
 
 

@@ -4,7 +4,8 @@ Pages (every request, through the worker's egress guard in workers/egress/guard.
 added, and again at every delivery in webhook_delivery.py) ask the same question here. The answer never
 depends on how the host is spelled: decimal, hex or octal IPv4, IPv4 inside IPv6 (mapped, translated,
 compatible, NAT64, 6to4, Teredo), brackets, zone ids, percent escapes, letter case, full-width digits
-and trailing dots all reduce to addresses first, and every address a name resolves to must pass.
+and trailing dots all reduce to addresses first (orchestrator/host_spelling.py), and every address a name
+resolves to must pass.
 
 Always refused, whatever the settings: the cloud metadata endpoints below, all of link-local
 (169.254.0.0/16, fe80::/10), unspecified, multicast and reserved addresses, and the pool's own ports
@@ -16,17 +17,14 @@ ranges are settings (`BROWSERPOOL_ALLOW_LOOPBACK`, `BROWSERPOOL_ALLOW_PRIVATE_NE
 import asyncio
 import ipaddress
 import socket
-import unicodedata
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
-from .config import Settings
-from .redis_server import DEFAULT_LOCAL_URL
+from .host_spelling import Address, canonical_host, judged_as, literal_address
 
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[Sequence[Address]]]
 
 # Cloud metadata endpoints (instance credentials live there). Keep this list up to date: an entry here
@@ -53,8 +51,6 @@ METADATA_NAMES: dict[str, str] = {
     "metadata.platformequinix.com": "Equinix Metal metadata",
     "metadata.packet.net": "Equinix Metal metadata",
 }
-NAT64_PREFIXES = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
-TRANSLATED_PREFIX = ipaddress.ip_network("::ffff:0:0:0/96")  # SIIT "IPv4-translated" addresses
 DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 
 # Ports of the pool learned only at run time (each browser's debugging port), for the whole process:
@@ -82,59 +78,6 @@ class Checked(NamedTuple):
 async def system_resolver(host: str, port: int) -> list[Address]:
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return [ipaddress.ip_address(str(info[4][0]).partition("%")[0]) for info in infos]
-
-
-def canonical_host(host: str) -> str:
-    """The host as a browser looks it up: escapes, brackets and zone id gone, letters folded, no trailing dot."""
-    name = unquote(host).strip().strip("[]").partition("%")[0]
-    name = unicodedata.normalize("NFKC", name).replace("\u3002", ".").lower()
-    return name.rstrip(".")
-
-
-def _ipv4_part(part: str) -> int | None:
-    """One part of an IPv4 spelling as browsers and inet_aton read it: 0x.. hex, 0.. octal, else decimal."""
-    if part.startswith("0x"):
-        digits, base, allowed = part[2:], 16, "0123456789abcdef"
-    elif len(part) > 1 and part.startswith("0"):
-        digits, base, allowed = part[1:], 8, "01234567"
-    else:
-        digits, base, allowed = part, 10, "0123456789"
-    if not part or any(c not in allowed for c in digits):
-        return None
-    return int(digits, base) if digits else 0
-
-
-def literal_address(host: str) -> Address | None:
-    """The address a (canonical) host spells literally, in any form a browser accepts; None for a name."""
-    try:
-        return ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    parts = host.split(".")
-    numbers = [_ipv4_part(p) for p in parts]
-    if not 1 <= len(parts) <= 4 or any(n is None for n in numbers):
-        return None
-    *head, last = [n for n in numbers if n is not None]
-    if any(n > 255 for n in head) or last >= 256 ** (5 - len(parts)):
-        return None
-    return ipaddress.IPv4Address(sum(n << (8 * (3 - i)) for i, n in enumerate(head)) + last)
-
-
-def judged_as(address: Address) -> list[Address]:
-    """The addresses a destination is judged as: an IPv6 address carrying an IPv4 one where traffic really ends
-    up at the IPv4 address (mapped, translated, compatible, NAT64) is judged as it; 6to4 and Teredo as both."""
-    if isinstance(address, ipaddress.IPv4Address):
-        return [address]
-    low32 = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    if address.ipv4_mapped is not None:
-        return [address.ipv4_mapped]
-    if address in TRANSLATED_PREFIX or any(address in prefix for prefix in NAT64_PREFIXES):
-        return [low32]
-    if int(address) >> 32 == 0 and int(address) > 1:  # IPv4-compatible ::a.b.c.d (not :: or ::1)
-        return [low32]
-    embedded = [address.sixtofour] if address.sixtofour else []
-    embedded += [address.teredo[1]] if address.teredo else []
-    return [address, *embedded]
 
 
 def metadata_provider(address: Address) -> str | None:
@@ -240,48 +183,3 @@ class AddressPolicy:
             if own_port == port and set(addresses) & set(await self._addresses(canonical_host(host), port)):
                 return True
         return False
-
-
-def own_ports(settings: Settings) -> frozenset[int]:
-    """The ports the settings say the pool listens on: every `port`/`*_port` setting, the advertised URL's,
-    and Redis's (the configured one, or 6379, which the daemon tries before starting its own on a socket)."""
-    ports = {
-        value
-        for name, value in settings
-        if (name == "port" or name.endswith("_port")) and isinstance(value, int) and not isinstance(value, bool)
-    }
-    for url in (settings.advertise_url, settings.redis_url or DEFAULT_LOCAL_URL):
-        port = url_port(url) if url else None
-        if port:
-            ports.add(port)
-    return frozenset(p for p in ports if 0 < p < 65536)
-
-
-def own_endpoints(settings: Settings) -> frozenset[tuple[str, int]]:
-    """The pool's endpoints that may live on other hosts: the Redis it uses."""
-    url = settings.redis_url or DEFAULT_LOCAL_URL
-    try:
-        host, port = urlsplit(url).hostname, url_port(url)
-    except ValueError:
-        return frozenset()
-    return frozenset({(host, port)}) if host and port else frozenset()
-
-
-def page_policy(settings: Settings) -> AddressPolicy:
-    """What a session's pages may reach."""
-    return AddressPolicy(
-        allow_private=settings.allow_private_networks,
-        allow_loopback=settings.allow_loopback,
-        own_ports=own_ports(settings),
-        own_endpoints=own_endpoints(settings),
-    )
-
-
-def webhook_policy(settings: Settings) -> AddressPolicy:
-    """What webhooks may be sent to: as pages, but loopback only where an operator or a test says so."""
-    return AddressPolicy(
-        allow_private=settings.allow_private_networks,
-        allow_loopback=settings.webhooks_allow_loopback,
-        own_ports=own_ports(settings),
-        own_endpoints=own_endpoints(settings),
-    )

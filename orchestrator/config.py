@@ -9,6 +9,8 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .proxies import proxy_from_url
+
 
 def _default_state_dir() -> Path:
     base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
@@ -207,8 +209,6 @@ class Settings(BaseSettings):
     @classmethod
     def _proxy_usable(cls, value: str | None) -> str | None:
         if value:
-            from .proxies import proxy_from_url  # proxies -> addresses -> config
-
             proxy_from_url(value)  # ProxyInvalid (a ValueError) names the problem, never the password
         return value or None
 

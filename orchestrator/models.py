@@ -1,6 +1,9 @@
-"""What a session is, as the store holds it."""
+"""What a session is at each boundary: what a user asks for, what a worker opens, what the store holds."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
+
+from pydantic import TypeAdapter
 
 from .isolation import DEFAULT_ISOLATION, Isolation
 from .lifecycle import SessionStatus
@@ -19,31 +22,41 @@ class ProfileRef:
     persist: bool = False
 
 
-@dataclass(frozen=True)
-class SessionSpec:
-    """What a user asked for."""
+@dataclass(frozen=True, kw_only=True)
+class ContextShape:
+    """What a session's browser context is made with. A session's request, spec and record all carry these
+    fields (they inherit them), and workers keep ready contexts per shape (workers/pool/ready_shapes.py): a
+    new context option is a field here and its line in `context_options`."""
 
-    viewport_width: int
-    viewport_height: int
-    user_agent: str | None
-    timeout_seconds: int
-    profile: ProfileRef | None = None
-    proxy: UpstreamProxy | None = None  # with its password: in the worker's memory only, never in a record
-    record: bool = False  # the worker records its pages as video (workers/files/recorder.py)
-    isolation: Isolation = DEFAULT_ISOLATION  # `browser`: a Chromium of its own (orchestrator/isolation.py)
+    viewport_width: int = DEFAULT_VIEWPORT[0]
+    viewport_height: int = DEFAULT_VIEWPORT[1]
+    user_agent: str | None = None  # None: Chromium's own
 
+    def shape(self) -> "ContextShape":
+        """Just the shape of a request, spec or record (what a ready context is matched on)."""
+        return ContextShape(**self.shape_values())
+
+    def shape_values(self) -> dict[str, Any]:
+        """The shape's fields by name, to build a spec or a response from."""
+        return _values(self, ContextShape)
+
+    def context_options(self) -> dict[str, Any]:
+        """The browser context's options for this shape, in Playwright's `new_context` names."""
+        viewport = {"width": self.viewport_width, "height": self.viewport_height}
+        return {"viewport": viewport, "user_agent": self.user_agent}
+
+
+DEFAULT_SHAPE = ContextShape()
 
 # A SessionRequest that names no proxy (the default proxy applies), as opposed to `None` (go direct).
 DEFAULT_PROXY = "default"
 
 
-@dataclass(frozen=True)
-class SessionRequest:
-    """What a user asks for, before the create policy fills in defaults (orchestrator.sessions.CreatePolicy)."""
+@dataclass(frozen=True, kw_only=True)
+class SessionRequest(ContextShape):
+    """What a user asks for (the API's create body, checked), before the create policy fills in the pool's
+    defaults (orchestrator.create_policy.CreatePolicy)."""
 
-    viewport_width: int
-    viewport_height: int
-    user_agent: str | None = None
     timeout_seconds: int | None = None
     profile: str | None = None  # a profile name of the requesting user
     persist_profile: bool = False
@@ -52,15 +65,27 @@ class SessionRequest:
     isolation: Isolation | None = None  # None: the user's default (orchestrator.isolation.IsolationPolicy)
 
 
-@dataclass(frozen=True)
-class SessionRecord:
+@dataclass(frozen=True, kw_only=True)
+class SessionSpec(ContextShape):
+    """What a session is opened with: the one type an API node hands a worker, in process or over the internal
+    API as itself (workers/remote/wire.py)."""
+
+    timeout_seconds: int
+    profile: ProfileRef | None = None
+    proxy: UpstreamProxy | None = None  # with its password: in the worker's memory only, never in a record
+    record: bool = False  # the worker records its pages as video (workers/files/recorder.py)
+    isolation: Isolation = DEFAULT_ISOLATION  # `browser`: a Chromium of its own (orchestrator/isolation.py)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionRecord(ContextShape):
+    """A session as the store holds it: one Redis hash (`to_hash`/`from_hash`, written and read by its fields'
+    types: numbers as decimal strings, booleans as "1", None left out)."""
+
     session_id: str
     user_id: str
     worker_id: str
     status: SessionStatus
-    viewport_width: int
-    viewport_height: int
-    user_agent: str | None
     timeout_seconds: int
     idle_timeout: int
     created_at_ms: int
@@ -77,77 +102,36 @@ class SessionRecord:
     record: bool = False
     isolation: Isolation = DEFAULT_ISOLATION
 
-    @property
-    def spec(self) -> SessionSpec:
-        profile = ProfileRef(self.user_id, self.profile, self.profile_persist) if self.profile else None
-        return SessionSpec(
-            self.viewport_width,
-            self.viewport_height,
-            self.user_agent,
-            self.timeout_seconds,
-            profile,
-            record=self.record,
-            isolation=self.isolation,
+    @classmethod
+    def opened(cls, spec: SessionSpec, **fields: Any) -> "SessionRecord":
+        """The record of a session opened with `spec` (its shape and the options a record keeps as they are)."""
+        proxy, profile = spec.proxy, spec.profile
+        return cls(
+            **_values(spec, SessionRecord, skip={"profile", "proxy"}),
+            profile=profile.name if profile else None,
+            profile_persist=bool(profile and profile.persist),
+            profile_save="pending" if profile and profile.persist else None,
+            proxy_server=proxy.server if proxy else None,
+            proxy_username=proxy.username if proxy else None,
+            **fields,
         )
 
     def to_hash(self) -> dict[str, str]:
-        fields = {
-            "session_id": self.session_id,
-            "user_id": self.user_id,
-            "worker_id": self.worker_id,
-            "status": self.status.value,
-            "viewport_width": str(self.viewport_width),
-            "viewport_height": str(self.viewport_height),
-            "timeout_seconds": str(self.timeout_seconds),
-            "idle_timeout": str(self.idle_timeout),
-            "created_at_ms": str(self.created_at_ms),
-            "last_activity_ms": str(self.last_activity_ms),
-            "expires_at_ms": str(self.expires_at_ms),
-        }
-        if self.user_agent is not None:
-            fields["user_agent"] = self.user_agent
-        if self.record:
-            fields["record"] = "1"
-        if self.isolation != DEFAULT_ISOLATION:
-            fields["isolation"] = self.isolation
-        if self.profile is not None:
-            fields["profile"] = self.profile
-            fields["profile_persist"] = "1" if self.profile_persist else "0"
-            if self.profile_persist:
-                fields["profile_save"] = self.profile_save or "pending"
-        if self.proxy_server is not None:
-            fields["proxy_server"] = self.proxy_server
-            if self.proxy_username is not None:
-                fields["proxy_username"] = self.proxy_username
+        fields: dict[str, str] = {}
+        for name, value in _values(self, SessionRecord).items():
+            if value is None or value is False:
+                continue
+            fields[name] = "1" if value is True else value.value if isinstance(value, SessionStatus) else str(value)
         return fields
 
     @classmethod
     def from_hash(cls, raw: dict[str, str]) -> "SessionRecord":
-        ended = raw.get("ended_at_ms")
-        return cls(
-            session_id=raw["session_id"],
-            user_id=raw["user_id"],
-            worker_id=raw["worker_id"],
-            status=SessionStatus(raw["status"]),
-            viewport_width=int(raw["viewport_width"]),
-            viewport_height=int(raw["viewport_height"]),
-            user_agent=raw.get("user_agent"),
-            timeout_seconds=int(raw["timeout_seconds"]),
-            idle_timeout=int(raw["idle_timeout"]),
-            created_at_ms=int(raw["created_at_ms"]),
-            last_activity_ms=int(raw["last_activity_ms"]),
-            expires_at_ms=int(raw["expires_at_ms"]),
-            ended_at_ms=int(ended) if ended else None,
-            end_reason=raw.get("end_reason"),
-            record=raw.get("record") == "1",
-            isolation="browser" if raw.get("isolation") == "browser" else DEFAULT_ISOLATION,
-            profile=raw.get("profile"),
-            profile_persist=raw.get("profile_persist") == "1",
-            profile_saved_at_ms=int(raw["profile_saved_at_ms"]) if raw.get("profile_saved_at_ms") else None,
-            profile_save=raw.get("profile_save"),
-            proxy_server=raw.get("proxy_server"),
-            proxy_username=raw.get("proxy_username"),
-        )
+        return _RECORD.validate_python(raw)
+
+
+def _values(source: Any, target: type, skip: set[str] = set()) -> dict[str, Any]:  # noqa: B006 (never mutated)
+    """`source`'s values of the fields `target` has too (by name), but `skip`."""
+    return {f.name: getattr(source, f.name) for f in fields(target) if f.name not in skip and hasattr(source, f.name)}
 
 
 # The hash fields a listing needs, in the order the listing script returns them.
@@ -165,3 +149,5 @@ LISTED_FIELDS = (
     "last_activity_ms",
     "expires_at_ms",
 )
+
+_RECORD = TypeAdapter(SessionRecord)  # reads a stored hash by the fields' types ("1800000000000" -> int, "1" -> True)

@@ -10,7 +10,9 @@ import ipaddress
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
-from .addresses import AddressPolicy, canonical_host, literal_address
+from .addresses import AddressPolicy
+from .host_spelling import canonical_host, literal_address
+from .text import has_controls
 
 SCHEMES = ("http", "https", "socks5")
 DEFAULT_PORTS = {"http": 80, "https": 443, "socks5": 1080}
@@ -46,7 +48,7 @@ class UpstreamProxy:
 
 
 def _no_controls(value: str, what: str) -> None:
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+    if has_controls(value):
         raise ProxyInvalid(f"{what} must not contain control characters")
 
 

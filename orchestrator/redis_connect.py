@@ -28,6 +28,7 @@ from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MaxConnectionsError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .config import Settings
 
@@ -137,8 +138,46 @@ def _client_arguments() -> dict[str, Any]:
     }
 
 
+class CancellableWrites:
+    """A connection whose writes a cancellation always stops (mixed into whichever class the URL's scheme picks).
+
+    redis-py bounds each write by socket_timeout with asyncio.wait_for, which on Python 3.11 returns the
+    write's result, and drops the cancellation, when the task is cancelled as the write completes: the
+    cancelled task goes on (a relay kept forwarding an ended session's commands, a lease renewer never
+    stopped). Here the write is bounded by asyncio.timeout instead, which hands a cancellation on.
+    """
+
+    socket_timeout: float | None
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        timeout = self.socket_timeout
+        if not timeout:
+            await super().send_packed_command(command, check_health)  # type: ignore[misc]
+            return
+        self.socket_timeout = None  # the library's own bound (wait_for) steps aside for the one below
+        try:
+            async with asyncio.timeout(timeout):
+                await super().send_packed_command(command, check_health)  # type: ignore[misc]
+        except TimeoutError as exc:
+            await self.disconnect(nowait=True)  # type: ignore[attr-defined]
+            raise RedisTimeoutError("Timeout writing to socket") from exc
+        finally:
+            self.socket_timeout = timeout
+
+
+def _cancellable(connection_class: type) -> type:
+    if issubclass(connection_class, CancellableWrites):
+        return connection_class
+    return type(f"Cancellable{connection_class.__name__}", (CancellableWrites, connection_class), {})
+
+
 class WaitingPool(BlockingConnectionPool):
-    """redis-py's blocking pool, whose wait in vain raises RedisBusy (its own raises a bare ConnectionError)."""
+    """redis-py's blocking pool, whose wait in vain raises RedisBusy (its own raises a bare ConnectionError), of
+    connections whose writes a cancellation stops (CancellableWrites)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connection_class = _cancellable(self.connection_class)  # type: ignore[has-type]
 
     async def get_connection(self, *args: Any, **kwargs: Any) -> AbstractConnection:
         try:

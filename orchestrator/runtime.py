@@ -9,37 +9,28 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.asyncio import Redis
 
 from .accounts import AccountStore
-from .addresses import webhook_policy
-from .cdp_tokens import CdpTokens, load_secret
-from .cdp_totals import CdpTotals, CdpUserLimits
 from .config import Settings
 from .crashes import CrashLog
+from .deadlines import within
 from .directory import RemoteFactory, WorkerDirectory
 from .keys import Keys
-from .live_links import LiveLinks
 from .metrics import Metrics
+from .parts import ControlPlane, Shared, control_plane
 from .presence import PresenceFactory, PresenceParts, WorkerPresence
 from .profiles import ProfileStore
-from .queue import CreateQueue
 from .ratelimit import RateLimiter
-from .reaper import Reaper
 from .redis_connect import RedisOptions, connect_redis
 from .redis_health import refuse_evicting
 from .redis_server import EmbeddedRedis, resolve_redis_url
-from .redis_watch import REDIS_AWAY, RedisWatch, ReplicaWait
+from .redis_watch import REDIS_AWAY, RedisWatch
 from .registry import WorkerRegistry
-from .sessions import CreatePolicy, SessionService
 from .store import SessionStore
-from .stream_leases import StreamLeases
-from .webhook_delivery import WebhookDispatcher
-from .webhooks import WebhookStore
 
 log = logging.getLogger(__name__)
 
@@ -61,36 +52,6 @@ class Role(StrEnum):
 
 
 __all__ = ["Role", "Runtime", "connect_redis"]  # connect_redis: where callers have always found it
-
-
-@dataclass(frozen=True)
-class Shared:
-    """What every role holds once it has started: the store and what reads or writes it."""
-
-    redis: Redis
-    watch: RedisWatch
-    store: SessionStore
-    accounts: AccountStore
-    rate_limiter: RateLimiter
-    registry: WorkerRegistry
-    directory: WorkerDirectory
-    internal_secret: str
-    profiles: ProfileStore
-    crashes: CrashLog  # shared-browser crash reports and the users quarantined after one
-
-
-@dataclass(frozen=True)
-class ControlPlane:
-    """What only a role with an API holds: sessions, webhooks and the reaper."""
-
-    sessions: SessionService
-    webhooks: WebhookStore
-    webhook_dispatcher: WebhookDispatcher
-    reaper: Reaper
-    event_streams: StreamLeases
-    live_links: LiveLinks
-    cdp_totals: CdpTotals  # what all of a user's CDP connections may cost together
-    address_limiter: RateLimiter  # anonymous and failed-credential requests per client address
 
 
 class NotStarted(RuntimeError):
@@ -165,46 +126,13 @@ class Runtime:
             crashes=crashes,
         )
         if self.role.has_api:
-            self.control = await self._control_plane(self._shared)
+            self.control = await control_plane(self._shared, self.settings, self.keys)
         if self.agent is not None:
             await self.agent.start()
         self._started = True
         self._scheduler = self._schedule()
         if self.control is not None:
             await self.bootstrap_admin()
-
-    async def _control_plane(self, shared: Shared) -> ControlPlane:
-        settings = self.settings
-        sessions = SessionService(
-            shared.store,
-            shared.directory,
-            CreateQueue(shared.redis, self.keys, settings.queue_max),
-            CdpTokens(await load_secret(shared.redis, self.keys)),
-            CreatePolicy.of(settings),
-            ReplicaWait(shared.watch, settings.redis_wait_replicas, settings.redis_wait_timeout),
-            shared.profiles,
-        )
-        webhooks = WebhookStore(shared.redis, self.keys, webhook_policy(settings))
-        return ControlPlane(
-            sessions=sessions,
-            webhooks=webhooks,
-            webhook_dispatcher=WebhookDispatcher(
-                shared.redis, self.keys, webhooks, settings.webhook_timeout, settings.webhook_concurrency
-            ),
-            reaper=Reaper(
-                shared.redis,
-                self.keys,
-                shared.store,
-                shared.registry,
-                sessions.after_ended,
-                warning_seconds=settings.expiry_warning,
-                may_declare_lapses=lambda: shared.watch.steady_for() >= settings.worker_lease_ttl,
-            ),
-            event_streams=StreamLeases(shared.redis, self.keys, settings.max_event_streams_per_user),
-            live_links=LiveLinks.from_settings(shared.redis, self.keys, shared.store.events, settings),
-            cdp_totals=CdpTotals(shared.redis, self.keys, CdpUserLimits.from_settings(settings)),
-            address_limiter=RateLimiter.for_addresses(shared.redis, self.keys, settings.ip_rate_limit),
-        )
 
     async def shutdown(self) -> None:
         """Stop taking work, close held sessions as `closed`, give up the lease. Safe to call twice."""
@@ -218,9 +146,7 @@ class Runtime:
             self._scheduler.shutdown(wait=False)
         if self.agent is not None:
             try:
-                await asyncio.wait_for(
-                    self.agent.close_all("the daemon is shutting down"), self.settings.shutdown_grace
-                )
+                await within(self.settings.shutdown_grace, self.agent.close_all("the daemon is shutting down"))
             except Exception:
                 log.exception("closing sessions at shutdown did not finish cleanly")
             await self.agent.stop()

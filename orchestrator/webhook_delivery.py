@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import httpx
 from redis.asyncio import Redis
-from redis.exceptions import LockError
+from redis.exceptions import LockError, LockNotOwnedError
 
 from . import clock
 from .events import Event
@@ -116,8 +116,11 @@ class WebhookDispatcher:
     async def _hold_lease(self) -> bool:
         """Take the delivery lease, or renew it if this node holds it (its lanes may still run)."""
         if await self._lease.owned():
-            await self._lease.reacquire()
-            return True
+            try:
+                await self._lease.reacquire()
+                return True
+            except LockNotOwnedError:  # given back since (by another tick here, with no lane left) or lapsed
+                pass
         return bool(await self._lease.acquire())
 
     async def _release_lease(self) -> None:

@@ -18,6 +18,8 @@ from orchestrator.runtime import Runtime, connect_redis
 from tests.support import RedisProcess, free_port, local_site
 from workers.local.worker import LocalWorker
 
+pytest_plugins = ["tests.watchdog"]
+
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
@@ -99,8 +101,7 @@ class Daemon:
 
     async def chromium_ids(self, session_id: str) -> tuple[str, str]:
         """(browserContextId, page targetId) of a session, read from the worker's own view."""
-        slot = self.worker.slots[0]
-        held = slot.sessions[session_id]
+        slot, held = self.worker.browser_of(session_id), self.worker.held(session_id)
         context_id = await slot.context_id(held)
         cdp = await held.context.new_cdp_session(held.page)
         target_id = (await cdp.send("Target.getTargetInfo"))["targetInfo"]["targetId"]
@@ -127,7 +128,11 @@ async def serve_daemon(settings: Settings, on_own_port: bool = False) -> AsyncIt
 
     app = build_app(settings)
     port = settings.port if on_own_port else free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="warning")
+    # A bounded graceful shutdown, as `browserpool serve` has: uvicorn's default waits for every open
+    # connection forever, and a test that leaves one open would hang its teardown.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, lifespan="on", log_level="warning", timeout_graceful_shutdown=5
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:

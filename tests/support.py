@@ -20,6 +20,29 @@ from orchestrator.models import SessionRecord
 T = TypeVar("T")
 
 
+def process_states() -> dict[int, tuple[int, str]]:
+    """Every process on the machine: pid -> (parent pid, state letter), read from /proc."""
+    states: dict[int, tuple[int, str]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            states[int(stat.parent.name)] = (int(fields[1]), fields[0])
+        except (OSError, IndexError, ValueError):
+            continue
+    return states
+
+
+def descendants(pid: int, states: dict[int, tuple[int, str]] | None = None) -> set[int]:
+    """The processes below `pid` (children, theirs, and so on)."""
+    states = process_states() if states is None else states
+    below: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, (parent, _) in states.items() if parent in frontier} - below
+        below |= frontier
+    return below
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -1,6 +1,6 @@
 """Building this process's worker, and its agent, from the settings."""
 
-from orchestrator.addresses import page_policy
+from orchestrator.address_policies import page_policy
 from orchestrator.config import Settings
 from orchestrator.presence import PresenceParts
 from workers.agent import WorkerAgent
@@ -8,7 +8,7 @@ from workers.cdp.limits import CdpLimits
 from workers.files.keeper import WorkerFiles
 from workers.files.store import FileStore
 from workers.local.worker import LocalWorker
-from workers.pages.bounds import SessionLimits
+from workers.pages.session_limits import SessionLimits
 
 
 def local_worker(settings: Settings) -> LocalWorker:

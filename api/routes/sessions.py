@@ -4,9 +4,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
 
-from orchestrator.errors import InvalidInput
 from orchestrator.models import DEFAULT_PROXY, SessionRequest
-from orchestrator.proxies import ProxyInvalid, UpstreamProxy
+from orchestrator.proxies import UpstreamProxy
 
 from ..deps import CurrentUser, MetricsDep, SessionsDep, SettingsDep
 from ..links import session_detail
@@ -14,7 +13,6 @@ from ..schemas import (
     BrowserSessionListResponse,
     BrowserSessionResponse,
     ErrorBody,
-    ProxyCreate,
     SessionCreate,
     SessionDetail,
 )
@@ -46,26 +44,21 @@ async def create_session(
     request: Request,
 ) -> SessionDetail:
     wanted = SessionRequest(
-        body.viewport_width,
-        body.viewport_height,
-        body.user_agent,
-        body.timeout_seconds,
+        **body.model_dump(exclude={"profile", "proxy"}),  # the fields a request has as the body has them
         profile=body.profile.name if body.profile else None,
         persist_profile=body.profile.persist if body.profile else False,
-        proxy=_upstream(body.proxy) if "proxy" in body.model_fields_set else DEFAULT_PROXY,
-        record=body.record,
-        isolation=body.isolation,
+        proxy=_proxy(body),
     )
     with metrics.session_start.time():
         record = await sessions.create(user.user_id, wanted, gave_up=request.is_disconnected)
     return session_detail(record, request, settings, sessions)
 
 
-def _upstream(proxy: ProxyCreate | None) -> UpstreamProxy | None:
-    try:
-        return proxy.upstream() if proxy is not None else None
-    except ProxyInvalid as exc:  # what the field checks could not tell (byte lengths, a password without a user)
-        raise InvalidInput(str(exc), loc=("body", "proxy")) from None
+def _proxy(body: SessionCreate) -> UpstreamProxy | str | None:
+    """The upstream the body names, None for an explicit null (go direct), else the pool's default."""
+    if "proxy" not in body.model_fields_set:
+        return DEFAULT_PROXY
+    return body.proxy.upstream() if body.proxy is not None else None
 
 
 @router.get("/", response_model=BrowserSessionListResponse, summary="List Browser Sessions")

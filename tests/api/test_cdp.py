@@ -63,7 +63,7 @@ async def test_playwright_sees_exactly_the_sessions_context_and_page(served: Dae
 
     status = (await served.client.get(SESSIONS + session["session_id"], headers=me)).json()["status"]
     assert status == "active"
-    held = served.worker.slots[0].sessions[session["session_id"]]
+    held = served.worker.held(session["session_id"])
     assert len(held.context.pages) == 2  # the page the client opened lives in the session's context
 
 
@@ -92,7 +92,7 @@ async def test_puppeteer_sees_only_the_sessions_pages(served: Daemon, site: str)
     assert seen["seen"] == [700, 500, "PuppetTester/2", "browserpool test page"]
     assert seen["screenshotBytes"] > 1000
     assert seen["pagesAfter"] == 2
-    held = served.worker.slots[0].sessions[session["session_id"]]
+    held = served.worker.held(session["session_id"])
     assert len(held.context.pages) == 2  # browser.newPage() landed in the session's context
 
 
@@ -274,7 +274,7 @@ async def test_cdp_traffic_moves_last_activity(served: Daemon) -> None:
 async def test_contexts_a_client_creates_are_disposed_with_the_session(served: Daemon) -> None:
     me = await served.user()
     session = await _session(served, me)
-    slot = served.worker.slots[0]
+    slot = served.worker.browsers()[0]
     async with async_playwright() as p:  # Playwright's own new_context works through the relay
         browser = await p.chromium.connect_over_cdp(session["cdp_url"])
         page = await (await browser.new_context(viewport={"width": 400, "height": 300})).new_page()
@@ -288,7 +288,7 @@ async def test_contexts_a_client_creates_are_disposed_with_the_session(served: D
         assert "targetId" in target["result"]
         listed = (await cdp.call("Target.getBrowserContexts"))["result"]["browserContextIds"]
         assert created in listed
-    extra = set(slot.sessions[session["session_id"]].extra_contexts)
+    extra = set(served.worker.held(session["session_id"]).extra_contexts)
     assert created in extra
 
     async def contexts() -> list[str]:
@@ -305,3 +305,32 @@ async def test_contexts_a_client_creates_are_disposed_with_the_session(served: D
 
 def test_node_client_script_is_present() -> None:
     assert Path(repo_root() / "tests" / "node" / "puppeteer_client.mjs").exists()
+
+
+async def test_a_page_the_client_closed_gives_its_place_to_a_survivor_then_to_a_fresh_page(
+    served: Daemon, site: str
+) -> None:
+    """Before: a client that closed the session's first page (a WebDriver user closing a window) left the session
+    `active` with every REST action failing "Target page, context or browser has been closed"."""
+    me = await served.user()
+    session = await served.create(me)
+    sid = session["session_id"]
+    actions = f"/v1/browser/sessions/{sid}"
+    async with async_playwright() as p:
+        browser = await p.chromium.connect_over_cdp(session["cdp_url"])
+        context = browser.contexts[0]
+        first = context.pages[0]
+        survivor = await context.new_page()
+        await survivor.goto(site + "/")
+        await first.close()
+        read = await served.client.post(f"{actions}/evaluate", json={"expression": "location.href"}, headers=me)
+        assert read.status_code == 200, read.text
+        assert read.json()["result"] == site + "/"  # the page still open took the first one's place
+        await survivor.close()
+        assert context.pages == []  # no page the client did not ask for, until the session is used again
+        went = await served.client.post(f"{actions}/navigate", json={"url": site + "/"}, headers=me)
+        assert went.status_code == 200, went.text
+        assert went.json()["title"] == "browserpool test page"
+        await eventually(lambda: asyncio.sleep(0, len(context.pages) == 1))  # the client sees the fresh page
+        assert await context.pages[0].evaluate("location.href") == site + "/"
+        await browser.close()

@@ -226,7 +226,7 @@ async def test_pages_never_reach_the_pools_own_ports_whatever_loopback_says(
         session = await daemon.create(me)
         sid = session["session_id"]
         own = [f"{api}/healthz", f"http://localhost:{settings.port}/", f"http://127.0.0.7:{settings.port}/"]
-        debugging = urlsplit(await asyncio.to_thread(daemon.worker.slots[0].cdp_endpoint)).port  # its browser
+        debugging = urlsplit(await asyncio.to_thread(daemon.worker.browsers()[0].cdp_endpoint)).port  # its browser
         others = [f"http://[::1]:{settings.port}/", f"http://127.0.0.1:{redis_port}/", f"http://127.0.0.1:{debugging}/"]
         for url in [*own, *others]:
             response = await navigate(daemon, me, sid, url)

@@ -272,7 +272,7 @@ async def test_chromiums_user_cannot_make_the_daemon_read_or_write_elsewhere(dae
     await _navigate(daemon, sid, me, f"{files_url}/download")
     await _evaluate(daemon, sid, me, "document.getElementById('dl').click()")
     await _complete(daemon, sid, me)
-    live = Path(daemon.worker.slots[0].sessions[sid].download_dir or "")
+    live = Path(daemon.worker.held(sid).download_dir or "")
     [guid] = [p for p in live.iterdir() if p.is_file()]
     guid.unlink()
     guid.symlink_to("/etc/passwd")

@@ -215,7 +215,7 @@ async def test_puppeteer_browser_close_ends_the_session_and_no_one_elses(served:
     ]
     assert mine["session_id"] not in served.worker.held_session_ids()  # its context is closed
     assert (await _evaluate(served, theirs["session_id"], other, "6 * 7")).json() == {"result": 42}
-    assert served.worker.slots[0].browser is not None and served.worker.slots[0].browser.is_connected()
+    assert served.worker.browsers()[0].browser is not None and served.worker.browsers()[0].browser.is_connected()
 
 
 async def test_browser_close_is_answered_then_the_socket_closes(served: Daemon) -> None:

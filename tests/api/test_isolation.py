@@ -16,7 +16,7 @@ from orchestrator.config import Settings
 from orchestrator.models import SessionSpec
 from tests.conftest import Daemon, make_settings, serve_daemon, start_daemon
 from tests.support import eventually
-from workers.remote.wire import OpenSession
+from workers.remote.wire import SPEC, spec_body
 
 SESSIONS = "/v1/browser/sessions/"
 LISTED = {
@@ -44,11 +44,9 @@ async def daemon(isolating_settings: Settings) -> AsyncIterator[Daemon]:
 
 def browser_pid_of(daemon: Daemon, session_id: str) -> int:
     """The main Chromium process holding the session (the worker's own view)."""
-    for slot in daemon.worker._every_slot():
-        if session_id in slot.sessions:
-            assert slot.pid is not None
-            return slot.pid
-    raise AssertionError(f"no browser holds {session_id}")
+    pid = daemon.worker.browser_of(session_id).pid
+    assert pid is not None
+    return pid
 
 
 def alive(pid: int) -> bool:
@@ -76,7 +74,7 @@ async def test_a_browser_session_has_a_chromium_of_its_own_that_outlives_a_crash
     detail = (await daemon.client.get(f"{SESSIONS}{own['session_id']}", headers=me)).json()
     assert detail["isolation"] == "browser" and detail["status"] == "active"
 
-    shared_pid = daemon.worker.slots[0].pid
+    shared_pid = daemon.worker.browsers()[0].pid
     own_pid, other_pid = browser_pid_of(daemon, own["session_id"]), browser_pid_of(daemon, other["session_id"])
     assert shared_pid is not None and len({shared_pid, own_pid, other_pid}) == 3
     listing = (await daemon.client.get(SESSIONS, headers=me)).json()
@@ -132,9 +130,12 @@ async def test_the_users_default_from_the_cli_applies_when_the_body_names_none(
 
     by_default = await daemon.create(me)
     assert by_default["isolation"] == "browser"
-    assert browser_pid_of(daemon, by_default["session_id"]) != daemon.worker.slots[0].pid
+    assert browser_pid_of(daemon, by_default["session_id"]) != daemon.worker.browsers()[0].pid
     asked = await daemon.create(me, isolation="context")  # the body's own choice wins over the default
-    assert asked["isolation"] == "context" and browser_pid_of(daemon, asked["session_id"]) == daemon.worker.slots[0].pid
+    assert (
+        asked["isolation"] == "context"
+        and browser_pid_of(daemon, asked["session_id"]) == daemon.worker.browsers()[0].pid
+    )
 
     wrong = await asyncio.to_thread(cli, "set", name, "--isolation", "process")
     assert wrong.returncode == 2 and "invalid choice" in wrong.stderr
@@ -200,7 +201,7 @@ async def test_a_browser_session_keeps_the_cdp_scope_egress_guard_and_page_cap(
             f"{SESSIONS}{sid}/navigate", json={"url": "http://169.254.169.254/latest/meta-data/"}, headers=me
         )
         assert refused.status_code == 403, refused.text
-        slot = next(s for s in served.worker._every_slot() if sid in s.sessions)
+        slot = served.worker.browser_of(sid)
         port = int((await asyncio.to_thread(slot.cdp_endpoint)).split(":")[2].split("/")[0])
         debugging = await served.client.post(
             f"{SESSIONS}{sid}/navigate", json={"url": f"http://127.0.0.1:{port}/json/version"}, headers=me
@@ -270,14 +271,14 @@ async def test_concurrent_browser_creates_each_get_a_browser_of_their_own(daemon
     )
     assert [a.status_code for a in answers] == [201, 201, 201], [a.text for a in answers]
     pids = {browser_pid_of(daemon, a.json()["session_id"]) for a in answers}
-    assert len(pids) == 3 and daemon.worker.slots[0].pid not in pids
+    assert len(pids) == 3 and daemon.worker.browsers()[0].pid not in pids
 
 
 async def test_null_means_the_default_and_the_level_crosses_to_a_remote_worker(daemon: Daemon) -> None:
     me = await daemon.user()
     assert (await daemon.create(me, isolation=None))["isolation"] == "context"
-    spec = SessionSpec(1280, 720, None, 300, isolation="browser")
-    assert OpenSession.model_validate(OpenSession.of(spec).model_dump()).spec() == spec  # what an API node sends
+    spec = SessionSpec(timeout_seconds=300, isolation="browser")
+    assert SPEC.validate_python(spec_body(spec)) == spec  # what an API node sends
 
 
 async def _true(value: bool) -> bool:

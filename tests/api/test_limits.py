@@ -96,7 +96,7 @@ async def test_a_live_record_without_a_context_is_ended(daemon: Daemon, monkeypa
     monkeypatch.setattr(agent, "STRAY_GRACE_MS", 0)
     me = await daemon.user()
     sid = (await daemon.create(me))["session_id"]
-    slot = daemon.worker.slots[0]
+    slot = daemon.worker.browsers()[0]
     await slot.close(sid, timeout=5)  # the context vanishes behind the store's back
 
     async def ended() -> bool:

@@ -98,7 +98,7 @@ async def test_empty_list(daemon: Daemon) -> None:
 async def test_delete_really_closes_the_context_and_is_idempotent(daemon: Daemon) -> None:
     me = await daemon.user()
     sid = (await daemon.create(me))["session_id"]
-    held = daemon.worker.slots[0].sessions[sid]
+    held = daemon.worker.held(sid)
     assert not held.page.is_closed()
 
     assert (await daemon.client.delete(f"/v1/browser/sessions/{sid}", headers=me)).status_code == 204
@@ -106,7 +106,7 @@ async def test_delete_really_closes_the_context_and_is_idempotent(daemon: Daemon
     assert record is not None and record.status.value == "closed"  # the record says closed when DELETE answers
 
     async def context_closed() -> bool:  # ... and the context closes right after
-        return held.page.is_closed() and held.context not in daemon.worker.slots[0].browser.contexts
+        return held.page.is_closed() and held.context not in daemon.worker.browsers()[0].browser.contexts
 
     await eventually(context_closed, timeout=5)
     assert (await daemon.client.delete(f"/v1/browser/sessions/{sid}", headers=me)).status_code == 204

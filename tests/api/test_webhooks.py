@@ -23,7 +23,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from orchestrator.addresses import Address, system_resolver
+from orchestrator.addresses import system_resolver
+from orchestrator.host_spelling import Address
 from tests.conftest import Daemon, make_settings, start_daemon
 from tests.support import WebhookReceiver, eventually
 
@@ -153,7 +154,7 @@ async def test_loopback_metadata_and_the_pools_own_ports_are_refused_when_added(
             "http://metadata.google.internal/",
             f"http://127.0.0.1:{redis_port}/",  # the pool's own Redis
             f"http://localhost:{daemon.runtime.settings.port}/",  # the pool's own API
-            f"http://127.0.0.1:{urlsplit(await asyncio.to_thread(daemon.worker.slots[0].cdp_endpoint)).port}/",
+            f"http://127.0.0.1:{urlsplit(await asyncio.to_thread(daemon.worker.browsers()[0].cdp_endpoint)).port}/",
         ]
         for url in refused:
             response = await daemon.client.post("/v1/webhooks", json={"url": url}, headers=me)

@@ -55,7 +55,7 @@ def reference_flags(pool_command_line: list[str]) -> list[str]:
 
 
 def pool_command_line(daemon: Daemon) -> list[str]:
-    pid = daemon.worker.slots[0].pid
+    pid = daemon.worker.browsers()[0].pid
     if pid is None:
         return ["chromium", *FALLBACK_FLAGS]
     return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
@@ -146,7 +146,7 @@ class PoolSessions:
 
     @property
     def debugging_port(self) -> int:
-        pid = self.daemon.worker.slots[0].pid
+        pid = self.daemon.worker.browsers()[0].pid
         assert pid is not None
         return port_of(browser_endpoint(pid))
 

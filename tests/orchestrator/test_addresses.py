@@ -12,18 +12,10 @@ from collections.abc import Sequence
 
 import pytest
 
-from orchestrator.addresses import (
-    Address,
-    AddressPolicy,
-    Resolver,
-    hold_own_port,
-    own_endpoints,
-    own_ports,
-    page_policy,
-    release_own_port,
-    webhook_policy,
-)
+from orchestrator.address_policies import own_endpoints, own_ports, page_policy, webhook_policy
+from orchestrator.addresses import AddressPolicy, Resolver, hold_own_port, release_own_port
 from orchestrator.config import Settings
+from orchestrator.host_spelling import Address
 
 # The most permissive policy there is: private ranges and loopback allowed.
 OPEN = AddressPolicy(allow_private=True, allow_loopback=True)

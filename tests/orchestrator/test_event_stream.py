@@ -1,16 +1,14 @@
 """The event stream has one owner (orchestrator/events.py), and what it reads is what the scripts wrote."""
 
 import re
-import uuid
 
 from redis.asyncio import Redis
 
 from orchestrator.events import EventStream
 from orchestrator.keys import Keys
 from orchestrator.lifecycle import EndReason, SessionStatus
-from orchestrator.models import SessionRecord
 from orchestrator.store import SessionStore
-from tests.support import repo_root
+from tests.support import a_record, repo_root
 
 NOW = 1_800_000_000_000
 STREAM_COMMANDS = re.compile(r"\.(xread|xreadgroup|xrange|xrevrange|xadd|xtrim|xlen)\(")
@@ -28,9 +26,7 @@ def test_no_code_but_the_event_module_touches_a_stream() -> None:
 
 async def test_what_is_read_is_what_the_scripts_wrote_in_order(redis: Redis, keys: Keys) -> None:
     store, stream = SessionStore(redis, keys, retention_seconds=60), EventStream(redis, keys)
-    session = SessionRecord(
-        uuid.uuid4().hex, "u1", "w1", SessionStatus.STARTING, 1280, 720, None, 60, 60, NOW, NOW, NOW + 60_000
-    )
+    session = a_record(created=NOW, timeout=60, idle=60, status=SessionStatus.STARTING)
     start = await stream.newest_id("u1")
     await store.create(session)
     await store.transition(session.session_id, SessionStatus.ACTIVE, NOW + 1)

@@ -4,10 +4,10 @@ import pytest
 
 from orchestrator.addresses import AddressPolicy
 from orchestrator.config import Settings
+from orchestrator.create_policy import CreatePolicy
 from orchestrator.errors import InvalidInput
 from orchestrator.models import SessionRequest
 from orchestrator.proxies import ProxyInvalid, always_refused, make_proxy, proxy_from_url
-from orchestrator.sessions import CreatePolicy
 
 
 def test_a_proxy_shows_its_server_and_user_never_its_password() -> None:
@@ -47,11 +47,16 @@ def test_metadata_and_link_local_proxies_are_refused_from_their_spelling() -> No
 
 def test_the_create_policy_applies_the_default_and_the_opt_out() -> None:
     default = proxy_from_url("http://u:p@proxy.example:3128")
-    asked = SessionRequest(800, 600)
+    asked = SessionRequest(viewport_width=800, viewport_height=600)
     strict = CreatePolicy(default_proxy=default, allow_direct=False)
     assert strict.proxy_for(asked) == default
     with pytest.raises(InvalidInput):
-        strict.proxy_for(SessionRequest(800, 600, proxy=None))
-    assert CreatePolicy(default_proxy=default).proxy_for(SessionRequest(800, 600, proxy=None)) is None
+        strict.proxy_for(SessionRequest(viewport_width=800, viewport_height=600, proxy=None))
+    assert (
+        CreatePolicy(default_proxy=default).proxy_for(
+            SessionRequest(viewport_width=800, viewport_height=600, proxy=None)
+        )
+        is None
+    )
     own = make_proxy("socks5://own.example:1080")
-    assert strict.proxy_for(SessionRequest(800, 600, proxy=own)) == own
+    assert strict.proxy_for(SessionRequest(viewport_width=800, viewport_height=600, proxy=own)) == own

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from orchestrator import clock
 from orchestrator.cdp_tokens import CdpTokens
+from orchestrator.create_policy import CreatePolicy
 from orchestrator.directory import WorkerDirectory
 from orchestrator.errors import ClientGaveUp, InvalidInput, PoolFull, PoolUnavailable
 from orchestrator.keys import Keys
@@ -22,11 +23,11 @@ from orchestrator.lifecycle import EndReason, SessionStatus
 from orchestrator.models import SessionRequest, SessionSpec
 from orchestrator.queue import CreateQueue
 from orchestrator.registry import WorkerInfo, WorkerRegistry
-from orchestrator.sessions import CreatePolicy, SessionService
+from orchestrator.sessions import SessionService
 from orchestrator.store import SessionStore
 from orchestrator.worker import WorkerLoad
 
-DEFAULT = SessionRequest(1280, 720)
+DEFAULT = SessionRequest(viewport_width=1280, viewport_height=720)
 
 
 class ScriptedWorker:
@@ -91,13 +92,15 @@ async def test_the_policy_fills_in_the_default_timeout(pool: Pool) -> None:
     record = await pool.service.create("u", DEFAULT)
     assert record.timeout_seconds == 120
     assert record.status is SessionStatus.ACTIVE
-    assert (await pool.service.create("u", SessionRequest(800, 600, timeout_seconds=30))).timeout_seconds == 30
+    assert (
+        await pool.service.create("u", SessionRequest(viewport_width=800, viewport_height=600, timeout_seconds=30))
+    ).timeout_seconds == 30
 
 
 async def test_a_timeout_past_the_maximum_is_refused_before_anything_is_written(pool: Pool) -> None:
     worker = await pool.add(ScriptedWorker("a"))
     with pytest.raises(InvalidInput, match="at most 600"):
-        await pool.service.create("u", SessionRequest(1280, 720, timeout_seconds=601))
+        await pool.service.create("u", SessionRequest(viewport_width=1280, viewport_height=720, timeout_seconds=601))
     assert worker.opened == [] and await pool.store.list_live("u") == []
 
 

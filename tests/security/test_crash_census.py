@@ -114,7 +114,7 @@ async def test_the_shared_browser_survives_every_passed_method_on_every_target_t
 ) -> None:
     bystander_user = await served.user()
     bystander = await served.create(bystander_user)
-    slot = served.worker.slots[0]
+    slot = served.worker.browsers()[0]
     pid = slot.pid
     endpoint = slot.cdp_endpoint().replace("ws://", "http://").split("/devtools/")[0]
     served_protocol = await asyncio.to_thread(lambda: urllib.request.urlopen(endpoint + "/json/protocol").read())

@@ -66,7 +66,7 @@ async def test_a_crash_ends_only_the_tenant_in_flight_and_the_others_come_back(
     assert await _evaluate(served, sid, bob, state) is True
     await asyncio.sleep(CHECKPOINT * 4)  # at least one checkpoint of bob's state
 
-    slot = served.worker.slots[0]
+    slot = served.worker.browsers()[0]
     old_pid = slot.pid
     async with Cdp.open(culprit["cdp_url"]) as cdp:
         _, page = await cdp.page_session()

@@ -104,7 +104,7 @@ async def test_a_session_past_its_memory_bound_ends_failed_memory_and_the_other_
         await asyncio.wait_for(allocating, 30)
     assert (detail["status"], detail["end_reason"]) == ("failed", "memory"), detail
     print(f"{kind}: ended after {time.monotonic() - started:.2f}s")
-    bounds = served.worker.slots[0].bounds
+    bounds = served.worker.browsers()[0].bounds
     assert bounds is not None and bounds.memory is not None
     # Measured with a 50 ms sampler: past the bound by at most what a page fills in that time.
     assert bounds.memory.peak_bytes < (MEMORY_MB + 192) * MIB, bounds.memory.peak_bytes // MIB
@@ -246,7 +246,7 @@ async def test_an_endless_download_is_cancelled_near_the_cap_and_the_session_liv
     """Before: an endless download wrote 1.1 GiB in 5 s (REST-driven page) until DELETE."""
     me = await served.user()
     sid = (await served.create(me))["session_id"]
-    held = served.worker.slots[0].sessions[sid]
+    held = served.worker.held(sid)
     assert held.download_dir is not None
     with HostileSite().running() as downloads:
         navigated = await served.client.post(f"{SESSIONS}{sid}/navigate", json={"url": downloads.url + "/"}, headers=me)

@@ -160,7 +160,7 @@ async def test_host_files_stay_unreadable_and_the_sessions_own_directory_works(s
 
         error = await cdp.refused("DOM.setFileInputFiles", {"nodeId": node, "files": [str(canary)]}, page)
         assert "session's own directory" in error and "Upload it into the session first" in error
-        own_dir = Path(served.worker.slots[0].session_dir(session["session_id"]))
+        own_dir = Path(served.worker.browsers()[0].session_dir(session["session_id"]))
         assert str(own_dir) not in error  # the refusal does not tell a tenant the host's layout
         assert await cdp.evaluate(READ_INPUT, page) == []
         assert (await _drop(cdp, page, [str(canary)]))["error"]["code"] == -32000
@@ -240,7 +240,7 @@ async def test_window_calls_work_for_our_targets_only_and_refusals_never_close_t
     mine = await served.create(await served.user())
     theirs = await served.create(await served.user())
     _, their_target = await served.chromium_ids(theirs["session_id"])
-    slot = served.worker.slots[0]
+    slot = served.worker.browsers()[0]
     their_window = (await slot.browser_cdp_send("Browser.getWindowForTarget", {"targetId": their_target}))["windowId"]
     their_bounds = (await slot.browser_cdp_send("Browser.getWindowBounds", {"windowId": their_window}))["bounds"]
     async with Cdp.open(mine["cdp_url"]) as cdp:
@@ -262,7 +262,7 @@ async def test_a_browser_level_session_sees_only_our_targets(served: Daemon) -> 
     mine = await served.create(await served.user())
     theirs = await served.create(await served.user())
     _, their_target = await served.chromium_ids(theirs["session_id"])
-    everything = await served.worker.slots[0].browser_cdp_send("Target.getTargets", {})
+    everything = await served.worker.browsers()[0].browser_cdp_send("Target.getTargets", {})
     assert their_target in {t["targetId"] for t in everything["targetInfos"]}
     async with Cdp.open(mine["cdp_url"]) as cdp:
         browser_session = (await cdp.ok("Target.attachToBrowserTarget"))["sessionId"]
@@ -315,7 +315,7 @@ async def test_cookies_on_a_page_session_are_the_pages_own(served: Daemon, site:
 
 async def test_pipelined_context_creations_stop_at_the_cap(served: Daemon) -> None:
     session = await served.create(await served.user())
-    slot = served.worker.slots[0]
+    slot = served.worker.browsers()[0]
     before = set((await slot.browser_cdp_send("Target.getBrowserContexts", {}))["browserContextIds"])
     async with Cdp.open(session["cdp_url"]) as cdp:
         sent = [await cdp.send("Target.createBrowserContext", {"disposeOnDetach": False}) for _ in range(30)]

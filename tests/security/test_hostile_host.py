@@ -114,10 +114,7 @@ def plan_of(daemon: Daemon) -> ChromiumLaunch:
 
 async def session_page(daemon: Daemon) -> Page:
     session_id = (await daemon.create(await daemon.user()))["session_id"]
-    for slot in daemon.worker.slots:
-        if session_id in slot.sessions:
-            return slot.sessions[session_id].page
-    raise AssertionError("the new session has no page")
+    return daemon.worker.held(session_id).page
 
 
 async def read_through_file_input(page: Page, path: Path) -> dict[str, str]:
@@ -185,7 +182,7 @@ def write_canary(path: Path, text: str, mode: int) -> Path:
 async def test_every_chromium_process_runs_as_a_user_of_its_own(embedded: EmbeddedRedis) -> None:
     async with daemon_on(embedded) as daemon:
         await session_page(daemon)
-        plan, slot = plan_of(daemon), daemon.worker.slots[0]
+        plan, slot = plan_of(daemon), daemon.worker.browsers()[0]
         user = plan.home.user
         assert user.uid not in (0, os.geteuid())
         main = slot.pid
@@ -270,7 +267,7 @@ async def test_chromiums_user_cannot_read_the_environment_of_the_daemon_its_driv
     async with daemon_on(embedded) as daemon:
         await session_page(daemon)
         user = plan_of(daemon).home.user
-        main = daemon.worker.slots[0].pid
+        main = daemon.worker.browsers()[0].pid
         assert main is not None
         driver = int(status(main)["PPid"])  # Chromium's parent: the Playwright driver
         assert not is_dumpable()
@@ -290,7 +287,7 @@ async def test_no_browserpool_variable_reaches_chromium_the_driver_or_redis(
         async with daemon_on(redis) as daemon:
             await session_page(daemon)
             home = plan_of(daemon).home
-            main = daemon.worker.slots[0].pid
+            main = daemon.worker.browsers()[0].pid
             assert main is not None
             driver = int(status(main)["PPid"])
             checked = [redis.process.pid, driver, main, *descendants(main)]
@@ -352,7 +349,7 @@ async def test_the_sandbox_is_on_wherever_the_kernel_allows_it(embedded: Embedde
             assert not plan.sandbox.on and "forced" in plan.sandbox.why
             pytest.skip(f"the sandbox cannot run here: {refused}")
         assert plan.sandbox.on, plan.sandbox.why
-        main = daemon.worker.slots[0].pid
+        main = daemon.worker.browsers()[0].pid
         assert main is not None
         renderers = [
             pid for pid in descendants(main) if b"--type=renderer" in Path(f"/proc/{pid}/cmdline").read_bytes()

@@ -14,6 +14,7 @@ import glob
 import json
 import os
 import random
+import signal
 import socket
 import tempfile
 import time
@@ -194,7 +195,7 @@ async def test_a_client_that_stops_reading_holds_up_no_other_tenant(
             assert await _evaluate(served, theirs, victim, "innerWidth") == 801
             assert time.monotonic() - started < 10
 
-            held = served.worker.slots[0].sessions[mine["session_id"]]
+            held = served.worker.held(mine["session_id"])
             await eventually(lambda: _no_relays(held), timeout=15)  # the unread connection was ended
         finally:
             client.close()
@@ -335,7 +336,7 @@ async def test_deleting_a_session_while_clients_connect_leaves_nothing_behind(
     contexts were never disposed."""
     async with _daemon(redis_url, prefix, tmp_path, warm_contexts=0, contexts_per_browser=10) as served:
         me, bystander = await served.user(), await served.user()
-        slot = served.worker.slots[0]
+        slot = served.worker.browsers()[0]
         other = await served.create(bystander)
         endpoint = browser_endpoint(slot.pid or 0)
         deleted: list[str] = []
@@ -358,6 +359,35 @@ async def test_deleting_a_session_while_clients_connect_leaves_nothing_behind(
         assert (await served.client.get(SESSIONS + other["session_id"], headers=bystander)).json()["status"] == "active"
         for session_id in deleted:
             assert not glob.glob(str(Path(tempfile.gettempdir()) / f"browserpool-downloads-{session_id}-*"))
+
+
+async def test_a_context_the_browser_creates_after_the_delete_is_disposed_all_the_same(
+    redis_url: str, prefix: str, tmp_path: Path
+) -> None:
+    """Before: the relay waited 2 s for answers after the session's end, then closed; a creation Chromium answered
+    later (a loaded machine) made a context nobody knew of, left in the browser for its whole life."""
+    async with _daemon(redis_url, prefix, tmp_path, warm_contexts=0) as served:
+        me = await served.user()
+        slot = served.worker.browsers()[0]
+        session = await served.create(me)
+        endpoint, browser = browser_endpoint(slot.pid or 0), slot.pid or 0
+        async with connect(session["cdp_url"], max_size=None) as socket:
+            cdp = Cdp(socket)
+            assert "result" in await cdp.call("Browser.getVersion")  # the relay is up, through to the browser
+            os.kill(browser, signal.SIGSTOP)  # the creation waits in Chromium's socket, unanswered
+            try:
+                await cdp.send("Target.createBrowserContext")
+                delete = asyncio.create_task(served.client.delete(SESSIONS + session["session_id"], headers=me))
+                await asyncio.sleep(8)  # past the close's wait for its relays and the relay's drain of answers
+            finally:
+                os.kill(browser, signal.SIGCONT)
+            assert (await delete).status_code == 204
+        held = {await slot.context_id(other) for other in slot.sessions.values()}
+
+        async def nothing_left_over() -> bool:
+            return not await _browser_contexts(endpoint) - held
+
+        await eventually(nothing_left_over, timeout=15)
 
 
 class FakeClock:

@@ -116,7 +116,7 @@ async def test_a_stored_profile_with_a_file_origin_never_opens_a_host_file(serve
             {"origin": site, "localStorage": [{"name": "a", "value": "web"}]},
         ],
     }
-    browser = served.worker.slots[0].browser
+    browser = served.worker.browsers()[0].browser
     assert browser is not None
     context = await browser.new_context()  # a context of the pool's own browser, watched from its first page
     opened: list[str] = []

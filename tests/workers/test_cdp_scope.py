@@ -341,6 +341,21 @@ def test_created_contexts_belong_to_the_session_up_to_a_limit(tmp_path: Path) ->
     assert s.command("Target.createBrowserContext", {}, None).params == {}  # room again after a disposal
 
 
+def test_a_created_page_is_told_to_the_page_cap_as_soon_as_it_is_answered(tmp_path: Path) -> None:
+    """The page cap counts pages from Chromium's discovery events, which may come after the answer: a client
+    that waits for each new page before asking for the next must still meet the cap on the next."""
+    opened: list[tuple[str, str]] = []
+    s = CdpScope("CTX-PAGES", str(tmp_path), on_page_created=lambda *page: opened.append(page))
+    verdict = s.command("Target.createTarget", {"url": "about:blank"}, None)
+    assert verdict.after is not None and not opened  # told on the answer, not on the ask
+    verdict.after({"targetId": "T1"})
+    assert opened == [("T1", "CTX-PAGES")]
+    verdict = s.command("Target.createTarget", {"url": "about:blank"}, None)
+    assert verdict.after is not None
+    verdict.after({})  # an answer without a page (never a crash of the scope)
+    assert opened == [("T1", "CTX-PAGES")]
+
+
 def test_the_context_cap_counts_creations_in_flight_across_connections(tmp_path: Path) -> None:
     shared: set[str] = set()  # the session's created contexts, shared by its connections
     first, second = CdpScope("CTX-P", str(tmp_path), shared), CdpScope("CTX-P", str(tmp_path), shared)

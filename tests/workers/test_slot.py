@@ -14,14 +14,14 @@ import pytest
 from playwright.async_api import async_playwright
 
 from api.schemas import SessionCreate
-from orchestrator.models import DEFAULT_VIEWPORT
+from orchestrator.models import DEFAULT_SHAPE, DEFAULT_VIEWPORT, ContextShape
 from workers.chromium.find import ensure_chromium
 from workers.chromium.home import ChromiumHome, sweep_stale
 from workers.chromium.launcher import ChromiumLaunch, prepare_launch
 from workers.chromium.process_guard import driver_environment
 from workers.chromium.user import resolve_user
 from workers.pool.placement import least_loaded
-from workers.pool.ready_shapes import DEFAULT_SHAPE, ReadyShapes
+from workers.pool.ready_shapes import ReadyShapes
 from workers.pool.slot import BrowserSlot, LostBrowser
 
 
@@ -37,7 +37,7 @@ def test_least_loaded_placement() -> None:
 def test_the_api_default_is_the_shape_slots_prepare() -> None:
     asked_for_nothing = SessionCreate()
     assert (asked_for_nothing.viewport_width, asked_for_nothing.viewport_height) == DEFAULT_VIEWPORT
-    assert DEFAULT_SHAPE == (*DEFAULT_VIEWPORT, None)
+    assert DEFAULT_SHAPE == ContextShape(viewport_width=DEFAULT_VIEWPORT[0], viewport_height=DEFAULT_VIEWPORT[1])
 
 
 class Launched:
@@ -86,7 +86,7 @@ async def test_open_takes_a_ready_context_only_of_its_own_shape(launched: Launch
     await slot.warm_up({DEFAULT_SHAPE: 1})
     ready = slot.warm[DEFAULT_SHAPE][0]
     assert ready.context_id is not None  # looked up while warming, not when a client connects
-    other = await slot.open("custom", (800, 600, None))
+    other = await slot.open("custom", ContextShape(viewport_width=800, viewport_height=600))
     assert other is not ready and slot.warm[DEFAULT_SHAPE] == [ready]
     held = await slot.open("default", DEFAULT_SHAPE)
     assert held is ready and slot.warm[DEFAULT_SHAPE] == []
@@ -96,7 +96,8 @@ async def test_open_takes_a_ready_context_only_of_its_own_shape(launched: Launch
 
 async def test_ready_contexts_follow_the_shapes_asked_for(launched: Launched) -> None:
     slot, shapes = launched.slot, ReadyShapes(default_count=1, per_learned=1, max_learned=1)
-    phone, tablet = (390, 844, "Phone/1"), (820, 1180, None)
+    phone = ContextShape(viewport_width=390, viewport_height=844, user_agent="Phone/1")
+    tablet = ContextShape(viewport_width=820, viewport_height=1180)
     assert shapes.asked(phone) and not shapes.asked(phone)  # learned once
     await slot.warm_up(shapes.targets())
     ready_phone = slot.warm[phone][0]
@@ -111,8 +112,8 @@ async def test_ready_contexts_follow_the_shapes_asked_for(launched: Launched) ->
 
 async def test_a_lost_browser_reports_its_sessions_and_takes_none_until_relaunched(launched: Launched) -> None:
     slot = launched.slot
-    await slot.open("a", (800, 600, None))
-    await slot.open("b", (800, 600, None))
+    await slot.open("a", ContextShape(viewport_width=800, viewport_height=600))
+    await slot.open("b", ContextShape(viewport_width=800, viewport_height=600))
     await slot.warm_up({DEFAULT_SHAPE: 1})
     profile = slot.profile_dir
     assert profile is not None and Path(profile).is_dir()
@@ -143,7 +144,7 @@ async def test_session_directories_are_chromiums_and_private(launched: Launched)
 
 async def test_chromium_writes_downloads_into_a_session_directory(launched: Launched) -> None:
     slot = launched.slot
-    held = await slot.open("downloader", (800, 600, None))
+    held = await slot.open("downloader", ContextShape(viewport_width=800, viewport_height=600))
     target = Path(slot.session_dir("downloader"))
     behaviour = {"behavior": "allow", "downloadPath": str(target), "browserContextId": await slot.context_id(held)}
     await slot.browser_cdp_send("Browser.setDownloadBehavior", behaviour)

@@ -11,6 +11,7 @@ import contextlib
 from collections import deque
 from collections.abc import Callable
 
+from orchestrator.deadlines import within
 from orchestrator.worker import CdpClient
 
 SLOW_CLIENT = 1008
@@ -62,7 +63,7 @@ class ClientOutbox:
     async def flush(self, timeout: float) -> None:
         """Give the writer up to `timeout` to send what is queued (the last answers before a close)."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._idle.wait(), timeout)
+            await within(timeout, self._idle.wait())
 
     async def _send(self, text: str) -> None:
         try:

@@ -12,9 +12,7 @@ client goes through a ClientOutbox, so a client that reads slowly never holds up
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -22,6 +20,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from orchestrator.worker import CdpClient
 from workers.cdp import wire
+from workers.cdp.in_flight import InFlight, Pending
 from workers.cdp.inbox import ClientInbox
 from workers.cdp.limits import MIB, CdpLimits, ClientPacer, too_large
 from workers.cdp.outbox import ClientOutbox
@@ -34,6 +33,9 @@ INVALID_REQUEST = -32600
 REFUSED = -32000
 MAX_PROTOCOL_ERRORS = 50  # malformed messages (never refusals) before the connection is closed
 DRAIN_SECONDS = 2.0  # after an end: how long commands already sent may still be answered
+# ... and how long a context creation already sent may: its context is disposed only once its id is known
+# (a loaded Chromium can take seconds to answer one).
+CREATION_DRAIN_SECONDS = 30.0
 FLUSH_SECONDS = 1.0  # after an end: how long the client may take to receive its last answers
 CLOSE_SECONDS = 5.0  # how long closing the client's socket may take
 UNREADABLE_FACTOR = 4  # a browser message this many times the bound is not even read: the connection ends
@@ -45,15 +47,6 @@ CLOSES_SESSION = "Browser.close"
 CLIENT_CLOSED = "session closed: its client closed the browser (Browser.close)"
 
 
-@dataclass(slots=True)
-class _Pending:
-    client_id: int | None  # None: a request the relay made on its own behalf
-    session_id: str | None
-    after: Callable[[Json], Json] | None
-    method: str = ""  # what was sent to the browser: named in a crash's attribution
-
-
-RECENT = 8  # the last commands a connection sent, kept for a crash's attribution
 BROWSER_LOST = "the session's browser went away (it crashed); read the session's status and reconnect if it is active"
 
 
@@ -79,10 +72,7 @@ class CdpRelay:
             client, int(self.limits.commands_per_second * burst), int(self.limits.bytes_per_second * burst)
         )
         self._outbox = ClientOutbox(client, self.limits.client_buffer_bytes, self.limits.send_timeout, self.end)
-        self._pending: dict[int, _Pending] = {}
-        self._answered = asyncio.Event()  # set while no command is waiting for the browser's answer
-        self._answered.set()
-        self._next_id = 1
+        self._in_flight = InFlight()
         self._malformed = 0
         self._browser: ClientConnection | None = None
         self._closed = asyncio.Event()  # an end was asked for
@@ -90,7 +80,6 @@ class CdpRelay:
         self._client_gone = False
         self.close_reason: tuple[int, str] | None = None
         self.browser_lost = False  # the browser side closed under the relay (not by an end)
-        self.recent: deque[str] = deque(maxlen=RECENT)  # methods last sent to the browser, newest last
 
     async def run(self) -> None:
         writer = asyncio.create_task(self._outbox.run())
@@ -138,11 +127,16 @@ class CdpRelay:
 
     async def _drain(self, from_browser: asyncio.Task[None]) -> None:
         """Let commands already sent be answered, so what they created is recorded (and later disposed)."""
-        if from_browser.done():
-            return
-        answered = asyncio.create_task(self._answered.wait())
-        await asyncio.wait((from_browser, answered), timeout=DRAIN_SECONDS, return_when=asyncio.FIRST_COMPLETED)
-        answered.cancel()
+        in_flight = self._in_flight
+        for done, seconds in ((in_flight.answered, DRAIN_SECONDS), (in_flight.created, CREATION_DRAIN_SECONDS)):
+            if from_browser.done() or done.is_set():
+                continue
+            answered = asyncio.create_task(done.wait())
+            await asyncio.wait((from_browser, answered), timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+            answered.cancel()
+        if not in_flight.created.is_set() and not from_browser.done():
+            unanswered = in_flight.creations()
+            log.warning("%d context creations unanswered %.0f s after the end", unanswered, CREATION_DRAIN_SECONDS)
 
     # --- client -> browser -------------------------------------------------------------------
 
@@ -158,6 +152,8 @@ class CdpRelay:
                     return
                 if wait > 0:
                     await asyncio.sleep(wait)  # once the inbox is full, the client's socket stays unread
+                if self._closed.is_set():  # ended meanwhile: nothing new reaches the browser, cancelled or not
+                    return
                 await self._handle_client(raw)
                 if self._malformed > MAX_PROTOCOL_ERRORS:
                     self.end(1008, "too many malformed CDP messages")
@@ -199,18 +195,12 @@ class CdpRelay:
                 self.end(1000, CLIENT_CLOSED)  # the answer goes out first, then the socket closes
                 self.on_client_close()
         else:
-            pending = _Pending(client_id, session_id, verdict.after)
+            pending = Pending(client_id, session_id, verdict.after)
             await self._send_browser(verdict.method or method, verdict.params or {}, session_id, pending)
 
-    async def _send_browser(self, method: str, params: Json, session_id: str | None, pending: _Pending) -> None:
+    async def _send_browser(self, method: str, params: Json, session_id: str | None, pending: Pending) -> None:
         assert self._browser is not None
-        upstream_id = self._next_id
-        self._next_id += 1
-        self._pending[upstream_id] = pending
-        pending.method = method
-        if pending.client_id is not None:
-            self.recent.append(method)
-        self._answered.clear()
+        upstream_id = self._in_flight.sent(method, pending)
         message = _with_session({"id": upstream_id, "method": method, "params": params}, session_id)
         await self._browser.send(wire.dumps(message))
 
@@ -241,7 +231,12 @@ class CdpRelay:
 
     def in_flight(self) -> list[str]:
         """The client's commands sent to the browser and not answered yet (at a crash: what was in flight)."""
-        return [pending.method for pending in self._pending.values() if pending.client_id is not None]
+        return self._in_flight.client_methods()
+
+    @property
+    def recent(self) -> list[str]:
+        """The methods the client last sent to the browser, newest last (for a crash's attribution)."""
+        return list(self._in_flight.recent)
 
     async def _handle_browser(self, raw: bytes) -> None:
         upstream_id = wire.response_id(raw)
@@ -258,15 +253,13 @@ class CdpRelay:
             return
         verdict = self.scope.event(message.get("method", ""), message.get("params", {}), message.get("sessionId"))
         for method, params, session_id in verdict.upstream:
-            await self._send_browser(method, params, session_id, _Pending(None, session_id, None))
+            await self._send_browser(method, params, session_id, Pending(None, session_id, None))
         if verdict.forward:
             self._outbox.put(wire.dumps(message))
 
     def _answer(self, upstream_id: Any, raw: bytes, message: Json | None) -> None:
         """Pass the browser's answer to the client that asked, under the client's id."""
-        pending = self._pending.pop(upstream_id, None)
-        if not self._pending:
-            self._answered.set()
+        pending = self._in_flight.answer(upstream_id)
         if pending is None or pending.client_id is None:
             return
         if len(raw) > self.limits.max_message_bytes:

@@ -45,3 +45,8 @@ def chain(first: After | None, second: After | None) -> After | None:
         return first or second
     earlier, later = first, second
     return lambda result: later(earlier(result))
+
+
+def denied(why: str) -> Command:
+    """A check's refusal: why, and what to do instead (CdpScope puts the method's refusal line before it)."""
+    return Command(error=why)

@@ -12,7 +12,7 @@ import fnmatch
 import ipaddress
 from dataclasses import dataclass
 
-from orchestrator.addresses import canonical_host, literal_address
+from orchestrator.host_spelling import canonical_host, literal_address
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -5,32 +5,21 @@ iframes, redirects, popups, workers and contexts a CDP client made are all cover
 is the core's one address policy (orchestrator/addresses.py); the proxy asks it for every request and
 connects to the address it checked (so a DNS answer cannot change between the check and the connection).
 A session with an upstream proxy has a listener of its own here, whose connections go out through that
-upstream (workers/egress/routes.py).
+upstream (workers/egress/routes.py). What the guard lets through is passed on by workers/egress/exchange.py.
 """
 
 import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from orchestrator.addresses import AddressPolicy, canonical_host, hold_own_port, literal_address, release_own_port
+from orchestrator.addresses import AddressPolicy, hold_own_port, release_own_port
+from orchestrator.deadlines import within
+from orchestrator.host_spelling import canonical_host, literal_address
 from orchestrator.proxies import UpstreamProxy
-from workers.egress.http import (
-    MAX_HEAD_BYTES,
-    Framing,
-    Head,
-    Unframed,
-    client_persistent,
-    copy_body,
-    persistent,
-    read_head,
-    request_framing,
-    response_framing,
-    response_status,
-    upstream_head,
-)
+from workers.egress.exchange import Destination, Upstream, exchange, splice
+from workers.egress.http import MAX_HEAD_BYTES, Head, read_head
 from workers.egress.routes import Route, UpstreamFailed, UpstreamRefused
 
 log = logging.getLogger(__name__)
@@ -42,7 +31,6 @@ TUNNEL_REFUSED = b"HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n"
 TUNNEL_FAILED = b"HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\n"
 CONNECT_TIMEOUT = 15.0
 IDLE_SECONDS = 30.0  # a kept-alive browser connection without a new request for this long is closed
-MAX_INTERIM_RESPONSES = 16  # 1xx answers before the final one
 
 
 class EgressProxy:
@@ -101,7 +89,7 @@ class EgressProxy:
             if self._connections:
                 await asyncio.wait(list(self._connections), timeout=2)
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.server.wait_closed(), 2)
+                await within(2, self.server.wait_closed())
             self.server = None
 
     def block_ports(self, ports: Iterable[int]) -> None:
@@ -165,27 +153,25 @@ class EgressProxy:
             return
         writer.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
         await writer.drain()
-        await _splice(reader, writer, up_reader, up_writer)
+        await splice(reader, writer, up_reader, up_writer)
 
     async def _plain(
         self, request: Head, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, route: Route | None
     ) -> None:
         """Plain http requests, one after another on the browser's connection while both ends keep it open:
         each is checked on its own and sent only on an upstream connection made for that same destination."""
-        upstream: _Upstream | None = None
+        upstream: Upstream | None = None
         try:
             while True:
                 upstream = await self._upstream_for(request, upstream, route)
-                if upstream is None or not await _exchange(request, reader, writer, upstream):
+                if upstream is None or not await exchange(request, reader, writer, upstream):
                     return
-                request = await asyncio.wait_for(read_head(reader), IDLE_SECONDS)
+                request = await within(IDLE_SECONDS, read_head(reader))
         finally:
             if upstream is not None:
                 upstream.close()
 
-    async def _upstream_for(
-        self, request: Head, current: "_Upstream | None", route: Route | None
-    ) -> "_Upstream | None":
+    async def _upstream_for(self, request: Head, current: Upstream | None, route: Route | None) -> Upstream | None:
         """The connection this request goes out on: `current` if it was made for the same checked destination
         and is still open, else a new one; None when the policy refuses or nothing answers (the request then
         fails as an empty answer does: ERR_EMPTY_RESPONSE). A connection not reused is closed here."""
@@ -202,9 +188,9 @@ class EgressProxy:
             up_reader, up_writer = await self._dial(destination)
         except (OSError, TimeoutError, UpstreamFailed):
             return None
-        return _Upstream(destination, up_reader, up_writer)
+        return Upstream(destination, up_reader, up_writer)
 
-    async def _judge(self, host: str, port: int, route: Route | None) -> "_Destination | None":
+    async def _judge(self, host: str, port: int, route: Route | None) -> Destination | None:
         """Where a request to host:port goes, or None (logged) if the policy refuses it. Through a route, the
         upstream resolves the name: only what its spelling shows (metadata names, addresses) is checked here."""
         if route is not None and not route.bypasses(host, port):
@@ -213,103 +199,17 @@ class EgressProxy:
             why = self.policy.refuses_name(name) or (self.policy.refuses(literal, port) if literal else None)
             why = why or ("port out of range" if not 0 < port < 65536 else None)
             if why is None:
-                return _Destination(host, port, None, route)
+                return Destination(host, port, None, route)
         else:
             address, why = await self.policy.check(host, port)
             if address is not None:
-                return _Destination(host, port, str(address), None)
+                return Destination(host, port, str(address), None)
         log.info("egress refused: %s:%d (%s)", host, port, why)
         return None
 
-    async def _dial(self, destination: "_Destination") -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def _dial(self, destination: Destination) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         if destination.route is not None:
             return await destination.route.connect(self.policy, destination.host, destination.port)
         assert destination.address is not None
         opened = asyncio.open_connection(destination.address, destination.port, limit=MAX_HEAD_BYTES)
-        return await asyncio.wait_for(opened, CONNECT_TIMEOUT)
-
-
-@dataclass(frozen=True)
-class _Destination:
-    host: str  # as asked
-    port: int
-    address: str | None  # the address the policy checked (a direct connection)
-    route: Route | None  # or the route whose upstream connects to host:port
-
-
-@dataclass
-class _Upstream:
-    destination: _Destination
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-async def _exchange(
-    request: Head, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, upstream: _Upstream
-) -> bool:
-    """One request and its response; whether both connections may carry another."""
-    url = urlsplit(request.start[1])
-    path = (url.path or "/") + (f"?{url.query}" if url.query else "")
-    upstream.writer.write(upstream_head(request, path))
-    sending = asyncio.create_task(copy_body(reader, upstream.writer, *request_framing(request)))
-    try:
-        outcome = await _response(request.start[0], upstream.reader, writer)
-    except BaseException:
-        sending.cancel()
-        raise
-    if outcome == "upgraded":  # a protocol switch (101): bytes both ways from here on
-        await sending
-        await _splice(reader, writer, upstream.reader, upstream.writer)
-        return False
-    if not sending.done():  # answered before the whole body was sent: this connection carries no more
-        sending.cancel()
-        return False
-    sending.result()  # a failed send ends the connection
-    return outcome == "kept" and client_persistent(request)
-
-
-async def _response(method: str, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> str:
-    """Pass one response on, with the interim (1xx) ones before it: "kept" (the server keeps its connection),
-    "closed" or "upgraded". What the guard cannot frame is passed on as it came, up to the server's close."""
-    for _ in range(MAX_INTERIM_RESPONSES + 1):
-        try:
-            response = await read_head(source)
-        except asyncio.IncompleteReadError as closed:
-            sink.write(closed.partial)  # what a direct connection would have seen before the server hung up
-            await sink.drain()
-            return "closed"
-        sink.write(response.raw)
-        try:
-            status = response_status(response)
-        except Unframed:
-            await copy_body(source, sink, Framing.UNTIL_CLOSE)
-            return "closed"
-        if status == 101:
-            await sink.drain()
-            return "upgraded"
-        if status >= 200:
-            framing, length = response_framing(response, method)
-            await copy_body(source, sink, framing, length)
-            return "kept" if framing is not Framing.UNTIL_CLOSE and persistent(response) else "closed"
-        await sink.drain()
-    return "closed"
-
-
-async def _splice(
-    a_reader: asyncio.StreamReader,
-    a_writer: asyncio.StreamWriter,
-    b_reader: asyncio.StreamReader,
-    b_writer: asyncio.StreamWriter,
-) -> None:
-    async def pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError, OSError):
-            while chunk := await source.read(65536):
-                sink.write(chunk)
-                await sink.drain()
-        with contextlib.suppress(ConnectionError, OSError):
-            sink.close()
-
-    await asyncio.gather(pump(a_reader, b_writer), pump(b_reader, a_writer))
+        return await within(CONNECT_TIMEOUT, opened)

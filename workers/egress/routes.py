@@ -19,6 +19,7 @@ from python_socks import ProxyError, ProxyTimeoutError, ProxyType
 from python_socks.async_.asyncio.v2 import Proxy
 
 from orchestrator.addresses import AddressPolicy
+from orchestrator.deadlines import within
 from orchestrator.proxies import UpstreamProxy
 from workers.egress.bypass import BypassRules
 from workers.egress.http import MAX_HEAD_BYTES
@@ -77,7 +78,7 @@ class Route:
             opening = asyncio.open_connection(
                 str(address), proxy.port, ssl=tls, server_hostname=proxy.host if tls else None, limit=MAX_HEAD_BYTES
             )
-            reader, writer = await asyncio.wait_for(opening, CONNECT_TIMEOUT)
+            reader, writer = await within(CONNECT_TIMEOUT, opening)
         except ssl.SSLError as exc:
             raise UpstreamFailed(f"proxy {proxy.server}: TLS with the proxy failed ({exc.reason or exc})") from None
         except (OSError, TimeoutError) as exc:

@@ -2,45 +2,38 @@
 sessions, kept for BROWSERPOOL_FILE_RETENTION (workers/files/store.py) and served to API nodes from here.
 
 - A session opens: its entry is made in the file store, and with `record` its recorder starts.
-- Download events (from every browser's bounds, workers/pages/bounds.py) keep its list; a completed
+- Download events (from every browser's bounds, workers/pages/download_bounds.py) keep its list; a completed
   download is reported (`on_download`: the `download` event of the session's stream).
 - Past its disk quota: what it still downloads is marked failed with the reason (and cancelled by the
   bounds), and its recording stops there.
 - It ends: the recording is finished before its context closes, then its live directory moves into its
   entry. A sweep every few seconds removes entries past their retention (and, at start, stamps what a
   run that died left, so nothing stays on disk longer than the retention).
+
+Uploads are written by workers/files/uploads.py; downloads and recordings are read out to API nodes by
+workers/files/streams.py.
 """
 
 import asyncio
 import contextlib
 import logging
-import os
-import secrets
-import stat
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from orchestrator.errors import (
-    ActionFailed,
-    DiskQuotaExceeded,
-    FileNotFound,
-    InvalidInput,
-    RecordingNotReady,
-    SessionEnded,
-)
+from orchestrator.errors import FileNotFound, InvalidInput, RecordingNotReady, SessionEnded
 from orchestrator.files import RECORDING_TYPE, DownloadInfo, FileStats, FileStream, UploadedFile
 from orchestrator.models import SessionSpec
 from orchestrator.worker import DownloadDone, Upload
 from workers.chromium.user import ChromiumUser
 from workers.files.recorder import Recorder, RecordingUnavailable, output_size
-from workers.files.session_files import SessionFiles, safe_name
+from workers.files.session_files import SessionFiles
 from workers.files.store import FileStore, tree_bytes
+from workers.files.streams import file_stream
+from workers.files.uploads import store_uploads
 from workers.session import SessionPage
 
 log = logging.getLogger(__name__)
 
-CHUNK = 256 * 1024
 SWEEP_MAX_SECONDS = 10.0
 
 
@@ -207,7 +200,7 @@ class WorkerFiles:
         if files is None or path is None:
             raise FileNotFound(f"this session has no completed download named {name!r}")
         info = next(d for d in files.downloads.values() if d.name == name)
-        return await _stream(path, name, info.mime_type)
+        return await file_stream(path, name, info.mime_type)
 
     async def _recording(self, session_id: str) -> FileStream:
         if session_id in self.recorders or session_id in self._ending or session_id in self.live:
@@ -222,7 +215,7 @@ class WorkerFiles:
                 "this session has no video: it ended before its page drew a frame, or the encoder failed (see the "
                 "worker's log)"
             )
-        return await _stream(files.recording_path, f"{session_id}.webm", RECORDING_TYPE)
+        return await file_stream(files.recording_path, f"{session_id}.webm", RECORDING_TYPE)
 
     # --- uploads -------------------------------------------------------------------------------
 
@@ -231,33 +224,9 @@ class WorkerFiles:
         files = self.live.get(session_id)
         if files is None or files.live_dir is None:
             raise SessionEnded("ended")
-        try:
-            folder = await asyncio.to_thread(files.open_upload_dir)
-        except OSError as exc:  # not a directory of ours any more (a symlink Chromium's user put there)
-            raise ActionFailed(f"the session's upload directory cannot be used: {exc.strerror}") from exc
-        try:
-            used = await asyncio.to_thread(tree_bytes, files.paths()) if self.quota_bytes else 0
-            written: list[tuple[str, str, int]] = []  # (name, temporary name, bytes)
-            try:
-                for given, chunks in uploads:
-                    budget = self.quota_bytes - used - sum(w[2] for w in written) if self.quota_bytes else None
-                    temporary = f".{secrets.token_hex(8)}.upload"  # a leading dot: no upload's name (safe_name)
-                    written.append((safe_name(given, "upload"), temporary, 0))
-                    size = await _write(chunks, folder, temporary, budget, files.user)
-                    written[-1] = (written[-1][0], temporary, size)
-                for name, temporary, _ in written:
-                    await asyncio.to_thread(os.replace, temporary, name, src_dir_fd=folder, dst_dir_fd=folder)
-            except BaseException:
-                for _, temporary, _ in written:
-                    with contextlib.suppress(FileNotFoundError):
-                        await asyncio.to_thread(os.unlink, temporary, dir_fd=folder)
-                raise
-        finally:
-            os.close(folder)
-        for name, _, size in written:
-            files.uploads[name] = size
+        uploaded = await store_uploads(files, uploads, self.quota_bytes)
         self._save(files)
-        return [UploadedFile(name, str(files.upload_path(name)), size) for name, _, size in written]
+        return uploaded
 
     def upload_paths(self, session_id: str, names: list[str]) -> list[str]:
         files = self.live.get(session_id)
@@ -299,61 +268,3 @@ class WorkerFiles:
 def _make(files: SessionFiles) -> None:
     files.make_entry()
     files.save()
-
-
-async def _write(
-    chunks: AsyncIterator[bytes], folder: int, name: str, budget: int | None, user: ChromiumUser | None
-) -> int:
-    """Write an upload's chunks to a new file `name` in `folder`; DiskQuotaExceeded past `budget` bytes."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = await asyncio.to_thread(os.open, name, flags, 0o600, dir_fd=folder)
-    try:
-        if user is not None and user.separate:
-            os.fchown(fd, user.uid, user.gid)
-        size = 0
-        async for chunk in chunks:
-            size += len(chunk)
-            if budget is not None and size > budget:
-                raise DiskQuotaExceeded(
-                    "the upload would pass the session's disk quota (BROWSERPOOL_SESSION_DISK_QUOTA, downloads, "
-                    "uploads and recording together); nothing was kept"
-                )
-            await asyncio.to_thread(_write_all, fd, chunk)
-    finally:
-        os.close(fd)
-    return size
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-async def _stream(path: Path, name: str, media_type: str) -> FileStream:
-    """A regular file read out in chunks. Never through a symlink: a download's file sits in a directory of
-    Chromium's user, who must not get the daemon to read anything else for them."""
-    try:
-        fd = await asyncio.to_thread(os.open, path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError as exc:
-        raise FileNotFound(f"{name!r} is no longer kept") from exc
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        os.close(fd)
-        raise FileNotFound(f"{name!r} is not a file")
-    handle = os.fdopen(fd, "rb")
-    size = info.st_size
-
-    async def chunks() -> AsyncIterator[bytes]:
-        try:
-            left = size
-            while left > 0:
-                chunk = await asyncio.to_thread(handle.read, min(CHUNK, left))
-                if not chunk:
-                    break
-                left -= len(chunk)
-                yield chunk
-        finally:
-            handle.close()
-
-    return FileStream(name, size, media_type, chunks())

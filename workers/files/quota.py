@@ -5,7 +5,7 @@ its recording in its entry of the worker's file store (workers/files/session_fil
 is what the session costs the disk. Chromium writes a download in progress as `<guid>.crdownload` directly
 in the live directory and renames it when it completes; both count. The trees are read on the bounds
 sampler's thread (blocking: scandir and stat), every few tens of milliseconds; a session past its quota is
-reported, and the caller (workers/pages/bounds.py) cancels its downloads in progress over CDP, removes
+reported, and the caller (workers/pages/download_bounds.py) cancels its downloads in progress over CDP, removes
 the partial files Chromium leaves and stops its recording.
 """
 

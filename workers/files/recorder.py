@@ -22,6 +22,8 @@ from typing import Any
 from playwright.async_api import BrowserContext, CDPSession, Page
 from playwright.async_api import Error as PlaywrightError
 
+from orchestrator.deadlines import within
+
 log = logging.getLogger(__name__)
 
 JPEG_QUALITY = 70
@@ -107,7 +109,7 @@ class Recorder:
         self._stopping = True
         if self._latest is None:  # ended at once (a create then a delete): give its page a moment to draw
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._first_frame.wait(), FIRST_FRAME_WAIT)
+                await within(FIRST_FRAME_WAIT, self._first_frame.wait())
         self._finished.set()
         self.stopped_why = self.stopped_why or why
         self.context.remove_listener("page", self._page_opened)
@@ -123,7 +125,7 @@ class Recorder:
             with contextlib.suppress(OSError):
                 process.stdin.close()
         try:
-            _, errors = await asyncio.wait_for(process.communicate(), FINISH_TIMEOUT)
+            _, errors = await within(FINISH_TIMEOUT, process.communicate())
         except TimeoutError:
             process.kill()
             await process.wait()

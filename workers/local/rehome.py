@@ -13,21 +13,22 @@ is being re-homed its REST actions and CDP connects answer 503 with Retry-After 
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
 
 from playwright.async_api import Error as PlaywrightError
 
 from orchestrator.errors import PoolUnavailable
 from orchestrator.worker import CrashReport
+from workers.pages.profiles import ProfileKeeper
 from workers.pool.slot import BrowserSlot
 from workers.session import Checkpoint, SessionPage
-
-if TYPE_CHECKING:
-    from workers.local.worker import LocalWorker
 
 log = logging.getLogger(__name__)
 
 GOTO_SECONDS = 10.0  # reopening one of its pages at its URL; past this the page stays where it got to
+GiveUp = Callable[[str, SessionPage], Awaitable[None]]  # a survivor that could not be reopened: it ends failed
+Restarted = Callable[[str, float, str], Awaitable[None]]  # (session id, seconds, what was restored): it is back
+Watch = Callable[[BrowserSlot, str, SessionPage], None]  # watch a reopened session's pages (crashes, hangs)
 RESTARTING = (
     "the session's browser crashed and the session is being restarted on a fresh one with its cookies, local "
     "storage and pages; retry in a moment"
@@ -52,8 +53,11 @@ def triage(tag: str, sessions: dict[str, SessionPage]) -> CrashReport:
 class Rehoming:
     """The sessions of crashed browsers on their way to a fresh one."""
 
-    def __init__(self, worker: "LocalWorker") -> None:
-        self.worker = worker
+    def __init__(self, profiles: ProfileKeeper, give_up: GiveUp, restarted: Restarted, watch: Watch) -> None:
+        self.profiles = profiles
+        self.give_up = give_up
+        self.restarted = restarted
+        self.watch = watch
         self.waiting: dict[str, SessionPage] = {}  # session id -> what it was on the dead browser
 
     def hold(self, sessions: dict[str, SessionPage]) -> None:
@@ -79,32 +83,32 @@ class Rehoming:
             except (PlaywrightError, OSError, TimeoutError) as exc:
                 log.error("could not restart session %s after its browser crashed: %s", session_id, exc)
                 self.waiting.pop(session_id, None)
-                await self.worker.give_up(session_id, old)
+                await self.give_up(session_id, old)
                 continue
             if self.waiting.pop(session_id, None) is None:  # ended while it was being reopened
                 await slot.close(session_id, timeout=5, reason="session ended")
                 continue
             seconds = time.monotonic() - started
             log.warning("session %s restarted on browser %s in %.2fs (%s)", session_id, slot.tag, seconds, detail)
-            await self.worker.restarted(session_id, seconds, detail)
+            await self.restarted(session_id, seconds, detail)
 
     async def _reopen(self, slot: BrowserSlot, session_id: str, old: SessionPage) -> str:
         spec = old.spec
         assert spec is not None  # every session the worker opened carries its spec
-        held = await slot.open(session_id, (spec.viewport_width, spec.viewport_height, spec.user_agent), old.route)
+        held = await slot.open(session_id, spec.shape(), old.route)
         held.spec, held.profile, held.download_dir = spec, old.profile, old.download_dir
         checkpoint = old.checkpoint or Checkpoint(urls=[old.page.url])
         held.checkpoint = checkpoint
         try:
             await slot.context_id(held)
-            await self.worker.profiles.restore(held.context, checkpoint.state())
+            await self.profiles.restore(held.context, checkpoint.state())
             pages = await self._reopen_pages(held, checkpoint.urls)
             if slot.bounds is not None:
                 await slot.bounds.register(session_id, held)
         except BaseException:
             await slot.close(session_id, timeout=5, reason="session could not be restarted")
             raise
-        self.worker.watch(slot, session_id, held)
+        self.watch(slot, session_id, held)
         return f"{len(checkpoint.cookies)} cookies, {len(checkpoint.origins)} origins' local storage, {pages} pages"
 
     async def _reopen_pages(self, held: SessionPage, urls: list[str]) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
+from orchestrator.deadlines import within
 from workers.session import Checkpoint, SessionPage
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ async def _storage(page: Page) -> dict[str, Any] | None:
     if page.is_closed() or not _restorable(page.url):
         return None
     try:
-        origin, entries = await asyncio.wait_for(page.evaluate(READ_STORAGE), PAGE_SECONDS)
+        origin, entries = await within(PAGE_SECONDS, page.evaluate(READ_STORAGE))
     except (TimeoutError, PlaywrightError):
         return None
     if not isinstance(origin, str) or not _restorable(origin):

@@ -13,6 +13,8 @@ from types import TracebackType
 
 from playwright.async_api import Frame, Page, Request
 
+from orchestrator.deadlines import within
+
 CHROME_ERROR_PAGE = "chrome-error://chromewebdata/"
 
 
@@ -36,7 +38,7 @@ class NavigationWatch:
     async def error_page_committed(self, timeout: float) -> None:
         """Wait (up to `timeout` seconds) until Chromium has committed its error page for this navigation."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._error_page.wait(), timeout)
+            await within(timeout, self._error_page.wait())
 
     def _request_failed(self, request: Request) -> None:
         if request.is_navigation_request() and request.frame == self.page.main_frame:

@@ -15,6 +15,7 @@ from typing import Any
 from playwright.async_api import BrowserContext
 from playwright.async_api import Error as PlaywrightError
 
+from orchestrator.deadlines import within
 from orchestrator.errors import ActionFailed, ActionTimedOut, InvalidInput, NoProfileToSave
 from orchestrator.models import ProfileRef
 from orchestrator.profiles import ProfileStore
@@ -44,7 +45,7 @@ class ProfileKeeper:
         cookies, origins = state.get("cookies") or [], state.get("origins") or []
         work = asyncio.gather(context.add_cookies(cookies), write_origins(context, origins))
         try:
-            await asyncio.wait_for(work, self.timeout)
+            await within(self.timeout, work)
         except TimeoutError as exc:
             raise ActionTimedOut(f"restoring the profile did not finish within {self.timeout:g}s") from exc
         except PlaywrightError as exc:
@@ -71,7 +72,7 @@ class ProfileKeeper:
 
     async def _read(self, context: BrowserContext) -> dict[str, Any]:
         try:
-            state = await asyncio.wait_for(context.storage_state(indexed_db=True), self.timeout)
+            state = await within(self.timeout, context.storage_state(indexed_db=True))
         except TimeoutError as exc:
             raise ActionTimedOut(f"reading the session's state did not finish within {self.timeout:g}s") from exc
         except PlaywrightError as exc:

@@ -15,6 +15,8 @@ import logging
 from playwright.async_api import BrowserContext, CDPSession, Page
 from playwright.async_api import Error as PlaywrightError
 
+from orchestrator.deadlines import within
+
 log = logging.getLogger(__name__)
 
 CRASH_WAIT = 2.0  # how long a Page.crash may take to crash the page before the page is closed instead
@@ -34,7 +36,7 @@ async def kill_renderer(cdp: CDPSession, page: Page) -> str:
     stop = asyncio.ensure_future(cdp.send("Runtime.terminateExecution"))
     crash = asyncio.ensure_future(cdp.send("Page.crash"))  # never answered when it works: the renderer is gone
     try:
-        await asyncio.wait_for(asyncio.shield(crashed), CRASH_WAIT)
+        await within(CRASH_WAIT, asyncio.shield(crashed))
         return "crashed"
     except TimeoutError:
         await close_quietly(page)
@@ -47,20 +49,24 @@ async def kill_renderer(cdp: CDPSession, page: Page) -> str:
 
 async def fresh_page(context: BrowserContext) -> tuple[Page, str | None]:
     """A new page in the session's context, and its CDP target id (None if it could not be read)."""
-    page = await asyncio.wait_for(context.new_page(), OPEN_WAIT)
-    target_id = None
+    page = await within(OPEN_WAIT, context.new_page())
+    return page, await target_of(context, page)
+
+
+async def target_of(context: BrowserContext, page: Page) -> str | None:
+    """The page's CDP target id (None if it could not be read)."""
     with contextlib.suppress(PlaywrightError, TimeoutError, KeyError):
         cdp = await context.new_cdp_session(page)
         try:
-            target_id = (await asyncio.wait_for(cdp.send("Target.getTargetInfo"), OPEN_WAIT))["targetInfo"]["targetId"]
+            return str((await within(OPEN_WAIT, cdp.send("Target.getTargetInfo")))["targetInfo"]["targetId"])
         finally:
             await cdp.detach()
-    return page, target_id
+    return None
 
 
 async def close_quietly(page: Page) -> None:
     """Close a page that may be stuck, crashed or gone already."""
     try:
-        await asyncio.wait_for(page.close(), CLOSE_WAIT)
+        await within(CLOSE_WAIT, page.close())
     except (PlaywrightError, TimeoutError) as exc:
         log.debug("closing a stuck page: %s", exc)

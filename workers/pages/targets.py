@@ -8,6 +8,8 @@ a client's Target.createTarget) all show up here, whichever connection made them
 from collections.abc import Collection
 from typing import Any
 
+from workers.session import SessionPage
+
 PAGE = "page"
 MAX_CRASHES_KEPT = 256
 
@@ -41,3 +43,8 @@ class TargetCensus:
     def pages_in(self, contexts: Collection[str]) -> list[str]:
         """The page targets of these contexts, oldest first."""
         return [target for target, (context, kind) in self._targets.items() if kind == PAGE and context in contexts]
+
+
+def session_contexts(held: SessionPage) -> set[str]:
+    """The browser contexts a session holds: its own and those its CDP clients created."""
+    return {context for context in (held.context_id, *held.extra_contexts) if context}

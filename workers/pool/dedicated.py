@@ -24,11 +24,12 @@ from typing import Any
 from playwright.async_api import Error as PlaywrightError
 
 from orchestrator.addresses import hold_own_port, release_own_port
+from orchestrator.deadlines import within
 from orchestrator.errors import PoolFull, PoolUnavailable
+from orchestrator.models import DEFAULT_SHAPE, ContextShape
 from workers.chromium.devtools import DevToolsUnavailable
 from workers.files.keeper import WorkerFiles
 from workers.pool.background import BackgroundTasks
-from workers.pool.ready_shapes import DEFAULT_SHAPE, Shape
 from workers.pool.slot import BrowserSlot
 from workers.session import SessionPage
 
@@ -46,7 +47,7 @@ class OwnBrowser(BrowserSlot):
     done: Callable[["OwnBrowser"], None] | None = None  # called once it holds and expects no session
     debugging_port: int | None = None  # refused to every page while this browser lives
 
-    async def open(self, session_id: str, shape: Shape, route: Any = None) -> SessionPage:
+    async def open(self, session_id: str, shape: ContextShape, route: Any = None) -> SessionPage:
         held = await super().open(session_id, shape, route)
         await self.warm_up({})  # a ready context it did not take (another shape, a proxy) goes: nobody else will
         return held
@@ -123,7 +124,7 @@ class ReadyBrowsers:
         if not self._spares and self._launching:
             self._spare_came.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._spare_came.wait(), SPARE_WAIT_S)
+                await within(SPARE_WAIT_S, self._spare_came.wait())
             room()
             self._check_room()
         browser = self._spares.pop(0) if self._spares else None

@@ -9,11 +9,7 @@ default contexts (BROWSERPOOL_WARM_CONTEXTS=0, the densest setting) no shape is 
 
 from collections import OrderedDict
 
-from orchestrator.models import DEFAULT_VIEWPORT
-
-Shape = tuple[int, int, str | None]  # viewport width, height, user agent (None: Chromium's own)
-
-DEFAULT_SHAPE: Shape = (*DEFAULT_VIEWPORT, None)
+from orchestrator.models import DEFAULT_SHAPE, ContextShape
 
 
 class ReadyShapes:
@@ -21,9 +17,9 @@ class ReadyShapes:
         self.default_count = default_count
         self.per_learned = per_learned
         self.max_learned = max_learned
-        self._learned: OrderedDict[Shape, None] = OrderedDict()  # least recently asked for first
+        self._learned: OrderedDict[ContextShape, None] = OrderedDict()  # least recently asked for first
 
-    def asked(self, shape: Shape) -> bool:
+    def asked(self, shape: ContextShape) -> bool:
         """Note a create of this shape; True if that changes what should be kept ready."""
         if shape == DEFAULT_SHAPE or min(self.default_count, self.per_learned, self.max_learned) <= 0:
             return False
@@ -34,7 +30,7 @@ class ReadyShapes:
             self._learned.popitem(last=False)
         return not known
 
-    def targets(self) -> dict[Shape, int]:
+    def targets(self) -> dict[ContextShape, int]:
         """How many ready contexts of each shape a browser should hold."""
         wanted = {shape: self.per_learned for shape in self._learned}
         if self.default_count > 0:

@@ -11,6 +11,8 @@ from typing import Any, NamedTuple
 from playwright.async_api import Browser, CDPSession, Playwright, ProxySettings
 from playwright.async_api import Error as PlaywrightError
 
+from orchestrator.deadlines import within
+from orchestrator.models import ContextShape
 from workers.chromium.devtools import DEBUGGING_ARGS, DevToolsUnavailable, browser_endpoint, user_data_dir
 from workers.chromium.home import ChromiumHome
 from workers.chromium.launcher import ChromiumLaunch
@@ -18,7 +20,6 @@ from workers.chromium.processes import SLOT_FLAG, browser_pid
 from workers.egress.routes import Route
 from workers.files.keeper import WorkerFiles
 from workers.pages.bounds import BrowserBounds
-from workers.pool.ready_shapes import Shape
 from workers.session import SessionPage
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ class BrowserSlot:
     sessions: dict[str, SessionPage] = field(default_factory=dict)
     reserved: set[str] = field(default_factory=set)
     restarting: bool = False
-    warm: dict[Shape, list[SessionPage]] = field(default_factory=dict)  # ready contexts by shape, nobody's yet
+    warm: dict[ContextShape, list[SessionPage]] = field(default_factory=dict)  # ready contexts by shape, nobody's yet
     profile_dir: str | None = None  # Chromium's user data dir: removed when the browser dies
     home: ChromiumHome | None = None  # the directories its Chromium works in (set by launch)
     bounds: BrowserBounds | None = None  # what each session may cost (set by launch, stopped when the browser goes)
@@ -135,16 +136,16 @@ class BrowserSlot:
         self.restarting = False
         log.info("browser %s up (%s, pid %s)", self.tag, browser.version, self.pid)
 
-    async def open(self, session_id: str, shape: Shape, route: Route | None = None) -> SessionPage:
+    async def open(self, session_id: str, shape: ContextShape, route: Route | None = None) -> SessionPage:
         """The session's context and page: a ready one of its shape if there is one, else a new one. A session
         with an upstream proxy always gets a new one, whose traffic goes to its route's listener on the guard."""
         ready = self.warm.get(shape) if route is None else None
-        held = ready.pop() if ready else await self._new_page(*shape, proxy_port=route.port if route else None)
+        held = ready.pop() if ready else await self._new_page(shape, proxy_port=route.port if route else None)
         held.route = route
         self.sessions[session_id] = held
         return held
 
-    async def warm_up(self, targets: dict[Shape, int]) -> None:
+    async def warm_up(self, targets: dict[ContextShape, int]) -> None:
         """Hold `targets[shape]` ready contexts of each shape (they cost memory, not session slots); close the
         ready contexts of shapes no longer wanted. Each ready context already knows its CDP context id."""
         for shape in [s for s in self.warm if s not in targets]:
@@ -153,20 +154,16 @@ class BrowserSlot:
         for shape, count in targets.items():
             ready = self.warm.setdefault(shape, [])
             while len(ready) < count and self.browser is not None and self.browser.is_connected():
-                held = await self._new_page(*shape)
+                held = await self._new_page(shape)
                 await self.context_id(held)  # looked up now, so a CDP connect does not wait for it
                 ready.append(held)
 
-    async def _new_page(
-        self, width: int, height: int, user_agent: str | None, proxy_port: int | None = None
-    ) -> SessionPage:
+    async def _new_page(self, shape: ContextShape, proxy_port: int | None = None) -> SessionPage:
         if self.browser is None:
             raise PlaywrightError("browser is not running")
         # Loopback too goes to the proxy (`<-loopback>`), as it does with the browser's own --proxy-server.
         proxy = ProxySettings(server=f"http://127.0.0.1:{proxy_port}", bypass="<-loopback>") if proxy_port else None
-        context = await self.browser.new_context(
-            viewport={"width": width, "height": height}, user_agent=user_agent, proxy=proxy
-        )
+        context = await self.browser.new_context(**shape.context_options(), proxy=proxy)
         try:
             page = await context.new_page()
         except BaseException:
@@ -192,14 +189,14 @@ class BrowserSlot:
         for relay in relays:
             relay.end(1000, reason)
         # Commands they already sent may still create contexts: let those be answered and recorded first.
-        await _quietly(asyncio.wait_for(asyncio.gather(*(r.wait_stopped() for r in relays)), RELAYS_STOP_TIMEOUT))
+        await _quietly(within(RELAYS_STOP_TIMEOUT, asyncio.gather(*(r.wait_stopped() for r in relays))))
         if self.files is not None:
             await self.files.ending(session_id)  # its recording ends with it, before its pages go
         if before_close is not None:
             await before_close(session_id, held)  # the profile's final save, its context still open
         for context_id in list(held.extra_contexts):
-            await _quietly(self.browser_cdp_send("Target.disposeBrowserContext", {"browserContextId": context_id}))
-        await _quietly(asyncio.wait_for(held.context.close(), timeout))
+            await self.dispose_context(context_id)
+        await _quietly(within(timeout, held.context.close()))
         if self.files is not None:
             await self.files.ended(session_id)  # its files stay readable for the retention
         elif held.download_dir is not None:
@@ -216,6 +213,10 @@ class BrowserSlot:
             held.context_id = info["targetInfo"]["browserContextId"]
             held.target_id = info["targetInfo"]["targetId"]
         return held.context_id
+
+    async def dispose_context(self, context_id: str) -> None:
+        """Dispose a context a session's CDP client created (one already gone is no error)."""
+        await _quietly(self.browser_cdp_send("Target.disposeBrowserContext", {"browserContextId": context_id}))
 
     def cdp_endpoint(self) -> str:
         """The browser's own debugging endpoint (found once per launch: it takes a scan of /proc)."""
@@ -241,7 +242,7 @@ class BrowserSlot:
         self.warm.clear()
         self.reserved.clear()
         if browser is not None:
-            await _quietly(asyncio.wait_for(browser.close(), timeout))
+            await _quietly(within(timeout, browser.close()))
 
     async def _start_bounds(self, bounds: BrowserBounds, browser: Browser, pid: int | None) -> None:
         """Start bounding the new browser's sessions; a browser that cannot be bounded is closed again."""
@@ -250,7 +251,7 @@ class BrowserSlot:
         except BaseException:
             bounds.stop()
             self.browser = None  # its disconnect is then no crash to report
-            await _quietly(asyncio.wait_for(browser.close(), 10))
+            await _quietly(within(10, browser.close()))
             raise
         self.bounds = bounds
 

@@ -17,7 +17,7 @@ from orchestrator.files import DownloadInfo, FileStream, PdfOptions, UploadedFil
 from orchestrator.models import SessionSpec
 from orchestrator.registry import WorkerInfo
 from orchestrator.worker import Activity, CdpClient, CdpMode, ClientGone, NavigationResult, Upload
-from workers.remote.wire import FILE_NAME_HEADER, PREFIX, SECRET_HEADER, OpenSession, raise_again
+from workers.remote.wire import FILE_NAME_HEADER, PREFIX, SECRET_HEADER, raise_again, spec_body
 
 
 class RemoteWorker:
@@ -34,7 +34,7 @@ class RemoteWorker:
         return self._worker_id
 
     async def open_session(self, session_id: str, spec: SessionSpec) -> None:
-        await self._call("PUT", f"/{session_id}", json=OpenSession.of(spec).model_dump())
+        await self._call("PUT", f"/{session_id}", json=spec_body(spec))
 
     async def close_session(self, session_id: str, reason: str = "session ended") -> None:
         await self._call("DELETE", f"/{session_id}", params={"reason": reason})

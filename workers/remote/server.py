@@ -20,11 +20,12 @@ from orchestrator.actions import (
 )
 from orchestrator.errors import AuthenticationFailed, BrowserpoolError
 from orchestrator.files import FileStream, PaperFormat, PdfOptions
+from orchestrator.models import SessionSpec
 from orchestrator.presence import WorkerPresence
 from orchestrator.runtime import Runtime
 from orchestrator.worker import CdpMode
 from workers.remote.sockets import ClientSocket, refuse
-from workers.remote.wire import FILE_NAME_HEADER, PREFIX, SECRET_HEADER, OpenSession
+from workers.remote.wire import FILE_NAME_HEADER, PREFIX, SECRET_HEADER
 
 
 def _holds_secret(connection: HTTPConnection) -> bool:
@@ -56,8 +57,8 @@ router = APIRouter(prefix=PREFIX, tags=["internal"], include_in_schema=False)
 
 
 @router.put("/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def open_session(session_id: str, body: OpenSession, agent: CallerDep) -> Response:
-    await agent.worker.open_session(session_id, body.spec())
+async def open_session(session_id: str, body: SessionSpec, agent: CallerDep) -> Response:
+    await agent.worker.open_session(session_id, body)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

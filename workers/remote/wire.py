@@ -1,18 +1,17 @@
 """What crosses the internal API between API nodes and workers, defined once for both ends.
 
-Paths, the secret header, the body that opens a session, and errors: a worker answers an error with a
-stable string code from `ERRORS`; the API node raises the same orchestrator error again from that code.
+Paths, the secret header, the body that opens a session (its SessionSpec, as itself), and errors: a worker
+answers an error with a stable string code from `ERRORS`; the API node raises the same orchestrator error again
+from that code.
 """
 
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import TypeAdapter
 
 from orchestrator import errors
-from orchestrator.isolation import DEFAULT_ISOLATION, Isolation
-from orchestrator.models import ProfileRef, SessionSpec
-from orchestrator.proxies import UpstreamProxy
+from orchestrator.models import SessionSpec
 
 PREFIX = "/internal/sessions"
 SECRET_HEADER = "X-Browserpool-Internal"
@@ -21,63 +20,15 @@ FILE_NAME_HEADER = "X-Browserpool-File-Name"  # a served file's name, hex of its
 Payload = dict[str, Any]
 
 
-class OpenProfile(BaseModel):
-    """The profile a session starts from (the worker reads it from Redis itself)."""
-
-    user_id: str
-    name: str
-    persist: bool
+# A session's spec crosses as itself, its upstream proxy's password included: the one place the password
+# travels (to the worker that will hold it in memory, already checked by the API node).
+SPEC = TypeAdapter(SessionSpec)
 
 
-class OpenProxy(BaseModel):
-    """The session's upstream proxy, with its password: the one place the password travels (to the worker that
-    will hold it in memory). Already checked by the API node."""
-
-    scheme: str
-    host: str
-    port: int
-    username: str | None = None
-    password: str | None = Field(None, repr=False)
-    bypass: str | None = None
-
-
-class OpenSession(BaseModel):
-    viewport_width: int
-    viewport_height: int
-    user_agent: str | None
-    timeout_seconds: int
-    profile: OpenProfile | None = None
-    proxy: OpenProxy | None = None
-    record: bool = False
-    isolation: Isolation = DEFAULT_ISOLATION
-
-    @classmethod
-    def of(cls, spec: SessionSpec) -> "OpenSession":
-        ref = spec.profile
-        return cls(
-            viewport_width=spec.viewport_width,
-            viewport_height=spec.viewport_height,
-            user_agent=spec.user_agent,
-            timeout_seconds=spec.timeout_seconds,
-            profile=OpenProfile(user_id=ref.user_id, name=ref.name, persist=ref.persist) if ref else None,
-            proxy=OpenProxy(**vars(spec.proxy)) if spec.proxy else None,
-            record=spec.record,
-            isolation=spec.isolation,
-        )
-
-    def spec(self) -> SessionSpec:
-        ref = ProfileRef(self.profile.user_id, self.profile.name, self.profile.persist) if self.profile else None
-        proxy = UpstreamProxy(**self.proxy.model_dump()) if self.proxy else None
-        return SessionSpec(
-            self.viewport_width,
-            self.viewport_height,
-            self.user_agent,
-            self.timeout_seconds,
-            ref,
-            proxy=proxy,
-            record=self.record,
-            isolation=self.isolation,
-        )
+def spec_body(spec: SessionSpec) -> Payload:
+    """The body of the request that opens a session (the worker's route reads it back as a SessionSpec)."""
+    body: Payload = SPEC.dump_python(spec, mode="json")
+    return body
 
 
 def _detail(payload: Payload) -> str:

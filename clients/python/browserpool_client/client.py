@@ -19,15 +19,9 @@ from .bodies import (
     state_body,
     warn_close_with_session_id,
 )
-from .files import Download, UploadedFile, UploadSource, close_parts, pdf_query, upload_parts, uploaded
+from .files import Download, UploadSource, close_parts, pdf_query, upload_parts, uploaded
+from .lists import Downloads, Names, Profiles, Sessions, Uploads
 from .models import LiveLink, Profile, Session, checked
-
-# (the client's own `list` method shadows the builtin in its body)
-Downloads = list[Download]
-Uploads = list[UploadedFile]
-Names = list[str]
-Sessions = list[Session]
-Profiles = list[Profile]
 
 
 class Client:
