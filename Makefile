@@ -6,13 +6,15 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV    := $(VENV)/.installed-dev
 
-.PHONY: setup setup-dev run test fidelity lint bench soak clean docs redis-server redis-sentinel ffmpeg pdftotext
+.PHONY: setup setup-dev run test fidelity lint bench soak clean docs redis-server redis-sentinel ffmpeg pdftotext chromedriver
 
-# What the daemon needs to run: its runtime dependencies, a Chromium, a redis-server binary and ffmpeg (recordings).
+# What the daemon needs to run: its runtime dependencies, a Chromium, a redis-server binary, ffmpeg (recordings)
+# and chromedriver (WebDriver sessions; Debian's chromium-driver, the same build as its Chromium).
 setup: $(STAMP)
 	@$(BIN)/python -m workers.chromium.find >/dev/null
 	@command -v redis-server >/dev/null || test -x /usr/bin/redis-server || $(MAKE) --no-print-directory redis-server
 	@command -v ffmpeg >/dev/null || $(MAKE) --no-print-directory ffmpeg
+	@command -v chromedriver >/dev/null || $(MAKE) --no-print-directory chromedriver
 
 # What tests, lint and benchmarks add: the dev extras, Puppeteer, pdftotext (the PDF tests read the text back) and
 # redis-sentinel (the failover tests).
@@ -54,6 +56,9 @@ ffmpeg:
 
 pdftotext:
 	@$(call apt_install,poppler-utils,pdftotext,the PDF tests will fail)
+
+chromedriver:
+	@$(call apt_install,chromium-driver,chromedriver,WebDriver sessions cannot be created)
 
 # $(call apt_install,PACKAGE,COMMAND,WHAT FAILS WITHOUT IT): Debian's package when we are root, else say what to do.
 define apt_install

@@ -29,9 +29,11 @@ from .routes import (
     metrics,
     profiles,
     sessions,
+    webdriver,
     webhooks,
 )
 from .schemas import ErrorBody
+from .webdriver.host import WebDriverHost
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +51,18 @@ def create_app(runtime: Runtime) -> FastAPI:
         except BaseException:
             await runtime.shutdown()
             raise
+        host = None
+        if runtime.control is not None:  # an API node: it drives WebDriver sessions
+            host = WebDriverHost(
+                runtime.control.sessions, runtime.control.cdp_totals, runtime.settings.chromedriver_path
+            )
+            app.state.webdriver = host
+            host.start()
         try:
             yield
         finally:
+            if host is not None:
+                await host.shutdown()
             await runtime.shutdown()
 
     app = FastAPI(
@@ -104,6 +115,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             crashes,
             dashboard,
             profiles,
+            webdriver,
         ):  # events before /{id}
             app.include_router(module.router)
     if role is Role.WORKER:

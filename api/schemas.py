@@ -9,7 +9,7 @@ from orchestrator.accounts import ApiKey
 from orchestrator.clock import to_datetime
 from orchestrator.files import DownloadInfo, UploadedFile
 from orchestrator.isolation import Isolation
-from orchestrator.models import DEFAULT_VIEWPORT, SessionRecord
+from orchestrator.models import DEFAULT_PROXY, DEFAULT_VIEWPORT, SessionRecord, SessionRequest
 from orchestrator.profile_state import NAME_PATTERN
 from orchestrator.profiles import ProfileInfo
 from orchestrator.proxies import BYPASS_MAX, CREDENTIAL_MAX, HOST_MAX, UpstreamProxy, make_proxy
@@ -85,6 +85,19 @@ class SessionCreate(BaseModel):
         if value is not None and has_controls(value):
             raise ValueError("user_agent must not contain control characters")
         return value
+
+    def request(self) -> SessionRequest:
+        """The session this body asks for, as the orchestrator takes it."""
+        if "proxy" not in self.model_fields_set:
+            proxy: UpstreamProxy | str | None = DEFAULT_PROXY  # left out: the pool's default
+        else:
+            proxy = self.proxy.upstream() if self.proxy is not None else None  # null: go direct
+        return SessionRequest(
+            **self.model_dump(exclude={"profile", "proxy"}),  # the fields a request has as the body has them
+            profile=self.profile.name if self.profile else None,
+            persist_profile=self.profile.persist if self.profile else False,
+            proxy=proxy,
+        )
 
 
 class BrowserSessionResponse(BaseModel):

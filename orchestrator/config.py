@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     browsers: int = Field(1, ge=1, le=64)
     contexts_per_browser: int = Field(20, ge=1, le=1000)
     chromium_path: str | None = None
+    chromedriver_path: str | None = None  # the chromedriver WebDriver sessions run (None: PATH, then Debian's)
     warm_contexts: int = Field(4, ge=0, le=50)  # ready default-shaped contexts kept per browser
     # Other shapes asked for recently: up to WARM_SHAPES of them, WARM_CONTEXTS_PER_SHAPE ready contexts each.
     warm_shapes: int = Field(4, ge=0, le=50)

@@ -29,6 +29,7 @@ DESCRIPTIONS: dict[str, str] = {
     "browsers": "Chromium processes in the pool",
     "contexts_per_browser": "sessions per Chromium",
     "chromium_path": "Chromium executable to use",
+    "chromedriver_path": "chromedriver for WebDriver sessions (unset: PATH, then Debian's /usr/bin/chromedriver); see docs/webdriver.md",
     "warm_contexts": "ready default-shaped contexts kept per browser (about 15 MiB each)",
     "warm_shapes": "other shapes asked for recently that are kept ready (none when `WARM_CONTEXTS=0`)",
     "warm_contexts_per_shape": "how many ready contexts of each such shape are kept",

@@ -4,9 +4,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
 
-from orchestrator.models import DEFAULT_PROXY, SessionRequest
-from orchestrator.proxies import UpstreamProxy
-
 from ..deps import CurrentUser, MetricsDep, SessionsDep, SettingsDep
 from ..links import session_detail
 from ..schemas import (
@@ -43,22 +40,9 @@ async def create_session(
     metrics: MetricsDep,
     request: Request,
 ) -> SessionDetail:
-    wanted = SessionRequest(
-        **body.model_dump(exclude={"profile", "proxy"}),  # the fields a request has as the body has them
-        profile=body.profile.name if body.profile else None,
-        persist_profile=body.profile.persist if body.profile else False,
-        proxy=_proxy(body),
-    )
     with metrics.session_start.time():
-        record = await sessions.create(user.user_id, wanted, gave_up=request.is_disconnected)
+        record = await sessions.create(user.user_id, body.request(), gave_up=request.is_disconnected)
     return session_detail(record, request, settings, sessions)
-
-
-def _proxy(body: SessionCreate) -> UpstreamProxy | str | None:
-    """The upstream the body names, None for an explicit null (go direct), else the pool's default."""
-    if "proxy" not in body.model_fields_set:
-        return DEFAULT_PROXY
-    return body.proxy.upstream() if body.proxy is not None else None
 
 
 @router.get("/", response_model=BrowserSessionListResponse, summary="List Browser Sessions")

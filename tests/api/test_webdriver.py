@@ -1,0 +1,265 @@
+"""The WebDriver endpoint, driven by the real Selenium client and Debian's chromedriver against a daemon on a
+real socket: New Session is a browserpool session (listed, reaped, ended by quit), its capabilities shape the
+context, and refusals come back in WebDriver's shape saying what to do instead."""
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import InvalidArgumentException, InvalidSessionIdException, WebDriverException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.client_config import ClientConfig
+
+from orchestrator.config import Settings
+from tests.conftest import Daemon, make_settings, serve_daemon
+from tests.support import eventually, serving, url_of
+
+pytestmark = pytest.mark.skipif(shutil.which("chromedriver") is None, reason="chromedriver not installed")
+
+PAGES = {
+    "/form": """<title>form</title>
+<input id="name"><button id="go" onclick="document.getElementById('out').textContent =
+  'hello ' + document.getElementById('name').value">go</button><p id="out"></p>
+<a id="pop" href="/popup" target="_blank">popup</a>
+<button id="ask" onclick="document.getElementById('out').textContent = String(confirm('sure?'))">ask</button>""",
+    "/popup": "<title>popup</title><p id='here'>in the popup</p>",
+}
+
+
+class _Site(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = PAGES.get(self.path, "<title>not found</title>")
+        self.send_response(200 if self.path in PAGES else 404)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def wd_site() -> Iterator[str]:
+    with serving(_Site) as server:
+        yield url_of(server)
+
+
+@pytest.fixture
+async def served(daemon_settings: Settings) -> AsyncIterator[Daemon]:
+    async with serve_daemon(daemon_settings) as daemon:
+        yield daemon
+
+
+def remote(daemon: Daemon, key: str, options: webdriver.ChromeOptions | None = None) -> webdriver.Remote:
+    """What a Selenium user writes: the pool's /webdriver address, the API key as the Basic password."""
+    address = f"{str(daemon.client.base_url).rstrip('/')}/webdriver"
+    config = ClientConfig(remote_server_addr=address, username="me", password=key)
+    return webdriver.Remote(
+        command_executor=address,
+        options=options or webdriver.ChromeOptions(),
+        client_config=config,
+    )
+
+
+def key_of(headers: dict[str, str]) -> str:
+    return headers["X-API-Key"]
+
+
+def drivers_running() -> int:
+    """chromedriver processes this test process started and that still run."""
+    count = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            name = stat.read_text().split("(", 1)[1].rsplit(")", 1)[0]
+        except (OSError, IndexError):
+            continue
+        if name == "chromedriver" and int(fields[1]) == os.getpid() and fields[0] != "Z":
+            count += 1
+    return count
+
+
+async def test_a_selenium_session_is_a_pool_session_shaped_by_its_capabilities(served: Daemon, wd_site: str) -> None:
+    me = await served.user()
+    options = webdriver.ChromeOptions()
+    options.add_argument("--window-size=900,700")
+    options.add_argument("--user-agent=selenium-through-the-pool/1.0")
+    driver = await asyncio.to_thread(remote, served, key_of(me), options)
+    sid = driver.session_id
+    assert drivers_running() == 1
+    try:
+        listed = (await served.client.get("/v1/browser/sessions/", headers=me)).json()
+        assert [s["session_id"] for s in listed["sessions"]] == [sid]  # the WebDriver id is the session's id
+        assert driver.capabilities["se:cdp"].startswith("ws://")  # the session's own cdp_url, not the door
+        assert "goog:chromeOptions" not in driver.capabilities
+
+        def journey() -> dict[str, Any]:
+            driver.get(wd_site + "/form")
+            driver.find_element(By.ID, "name").send_keys("pool")
+            driver.find_element(By.ID, "go").click()
+            seen = {
+                "out": driver.find_element(By.ID, "out").text,
+                "width": driver.execute_script("return innerWidth"),
+                "height": driver.execute_script("return innerHeight"),
+                "agent": driver.execute_script("return navigator.userAgent"),
+                "title": driver.title,
+                "png": driver.get_screenshot_as_png()[:8],
+            }
+            first = driver.current_window_handle
+            driver.find_element(By.ID, "pop").click()
+            driver.switch_to.window(next(h for h in driver.window_handles if h != first))
+            seen["popup"] = driver.find_element(By.ID, "here").text
+            driver.close()
+            driver.switch_to.window(first)
+            driver.find_element(By.ID, "ask").click()
+            alert = driver.switch_to.alert
+            seen["alert"] = alert.text
+            alert.accept()
+            seen["confirmed"] = driver.find_element(By.ID, "out").text
+            driver.add_cookie({"name": "flavour", "value": "oat"})
+            seen["cookie"] = driver.get_cookie("flavour")["value"]
+            seen["async"] = driver.execute_async_script("arguments[arguments.length - 1](6 * 7)")
+            return seen
+
+        seen = await asyncio.to_thread(journey)
+        assert seen["out"] == "hello pool"
+        assert (seen["width"], seen["height"]) == (900, 700)
+        assert seen["agent"] == "selenium-through-the-pool/1.0"
+        assert seen["title"] == "form"
+        assert seen["png"] == b"\x89PNG\r\n\x1a\n"
+        assert seen["popup"] == "in the popup"
+        assert (seen["alert"], seen["confirmed"]) == ("sure?", "true")
+        assert seen["cookie"] == "oat"
+        assert seen["async"] == 42
+        record = (await served.client.get(f"/v1/browser/sessions/{sid}", headers=me)).json()
+        assert record["status"] == "active"
+        assert (record["viewport_width"], record["viewport_height"]) == (900, 700)
+    finally:
+        await asyncio.to_thread(driver.quit)
+    ended = (await served.client.get(f"/v1/browser/sessions/{sid}", headers=me)).json()
+    assert ended["status"] == "closed"  # quit() ended the pool session
+    with pytest.raises(KeyError):
+        served.worker.held(sid)  # its context is closed
+    assert drivers_running() == 0
+
+
+async def test_new_session_without_credentials_is_a_webdriver_shaped_401(served: Daemon) -> None:
+    body = {"capabilities": {"alwaysMatch": {"browserName": "chrome"}}}
+    answer = await served.client.post("/webdriver/session", json=body)
+    assert answer.status_code == 401
+    value = answer.json()["value"]
+    assert value["error"] == "session not created"
+    assert "Basic password" in value["message"]
+    wrong = await served.client.post("/webdriver/session", json=body, auth=("me", "bp_not_a_key"))
+    assert wrong.status_code == 401 and wrong.json()["value"]["error"] == "session not created"
+
+
+@pytest.mark.parametrize(
+    ("capabilities", "error", "names"),
+    [
+        ({"goog:chromeOptions": {"args": ["--headless=new"]}}, "invalid argument", "always headless"),
+        ({"goog:chromeOptions": {"args": ["--user-data-dir=/tmp/x"]}}, "invalid argument", "profile"),
+        ({"goog:chromeOptions": {"binary": "/bin/sh"}}, "invalid argument", "binary"),
+        ({"goog:chromeOptions": {"extensions": ["UEsDBA=="]}}, "invalid argument", "extensions"),
+        ({"browserName": "firefox"}, "session not created", "'chrome' or 'chromium'"),
+        ({"webSocketUrl": True}, "invalid argument", "se:cdp"),
+        ({"browserpool:options": {"timeout_seconds": 1}}, "invalid argument", "timeout_seconds"),
+        ({"goog:chromeOptions": {"args": ["--window-size=wide"]}}, "invalid argument", "W,H"),
+    ],
+)
+async def test_what_a_context_cannot_honour_is_refused_with_the_reason(
+    served: Daemon, capabilities: dict[str, Any], error: str, names: str
+) -> None:
+    me = await served.user()
+    body = {"capabilities": {"alwaysMatch": capabilities}}
+    answer = await served.client.post("/webdriver/session", json=body, headers=me)
+    value = answer.json()["value"]
+    assert (value["error"], answer.status_code) == (error, 400 if error == "invalid argument" else 500), value
+    assert names in value["message"]
+    assert (await served.client.get("/v1/browser/sessions/", headers=me)).json()["total_count"] == 0  # none left
+
+
+async def test_another_users_webdriver_session_is_an_invalid_session_id(served: Daemon, wd_site: str) -> None:
+    me, other = await served.user(), await served.user()
+    driver = await asyncio.to_thread(remote, served, key_of(me))
+    try:
+        await asyncio.to_thread(driver.get, wd_site + "/form")
+        peek = await served.client.get(f"/webdriver/session/{driver.session_id}/url", headers=other)
+        assert peek.status_code == 404
+        assert peek.json()["value"]["error"] == "invalid session id"
+        gone = await served.client.delete(f"/webdriver/session/{driver.session_id}", headers=other)
+        assert gone.json()["value"]["error"] == "invalid session id"
+        assert await asyncio.to_thread(lambda: driver.current_url) == wd_site + "/form"  # still the owner's
+    finally:
+        await asyncio.to_thread(driver.quit)
+
+
+async def test_a_policy_refusal_reaches_execute_cdp_cmd_with_its_message(served: Daemon) -> None:
+    me = await served.user()
+    driver = await asyncio.to_thread(remote, served, key_of(me))
+    try:
+        with pytest.raises(WebDriverException) as refused:
+            await asyncio.to_thread(driver.execute_cdp_cmd, "Browser.crash", {})
+        assert "Page.crash" in str(refused.value)  # the policy's message: what to do instead
+        version = await asyncio.to_thread(driver.execute_cdp_cmd, "Browser.getVersion", {})
+        assert "product" in version
+        assert (await served.client.get("/v1/browser/sessions/", headers=me)).json()["total_count"] == 1
+    finally:
+        await asyncio.to_thread(driver.quit)
+
+
+async def test_a_session_ended_elsewhere_answers_invalid_session_id_and_stops_its_driver(
+    served: Daemon, wd_site: str
+) -> None:
+    me = await served.user()
+    driver = await asyncio.to_thread(remote, served, key_of(me))
+    assert drivers_running() == 1
+    deleted = await served.client.delete(f"/v1/browser/sessions/{driver.session_id}", headers=me)
+    assert deleted.status_code == 204
+    with pytest.raises(InvalidSessionIdException) as ended:
+        await asyncio.to_thread(driver.get, wd_site + "/form")
+    assert "closed" in str(ended.value)
+    assert drivers_running() == 0
+
+
+async def test_invalid_arguments_never_start_a_driver(served: Daemon) -> None:
+    me = await served.user()
+    with pytest.raises(InvalidArgumentException):
+        options = webdriver.ChromeOptions()
+        options.add_argument("--disable-web-security")
+        await asyncio.to_thread(remote, served, key_of(me), options)
+    unknown = await served.client.get("/webdriver/nothing-here", headers=me)
+    assert unknown.status_code == 404 and unknown.json()["value"]["error"] == "unknown command"
+    assert drivers_running() == 0
+
+
+async def test_commands_keep_a_session_alive_and_the_idle_reaper_ends_an_abandoned_one(
+    redis_url: str, prefix: str, tmp_path: Path, wd_site: str
+) -> None:
+    async with serve_daemon(make_settings(redis_url, prefix, tmp_path, idle_timeout=3)) as daemon:
+        me = await daemon.user()
+        driver = await asyncio.to_thread(remote, daemon, key_of(me))
+        for _ in range(5):  # 5 s of commands, each under the 3 s idle timeout apart
+            assert await asyncio.to_thread(driver.execute_script, "return 1 + 1") == 2
+            await asyncio.sleep(1)
+        record = (await daemon.client.get(f"/v1/browser/sessions/{driver.session_id}", headers=me)).json()
+        assert record["status"] == "active"
+
+        async def reaped() -> bool:
+            answer = await daemon.client.get(f"/v1/browser/sessions/{driver.session_id}", headers=me)
+            return (answer.json()["status"], answer.json()["end_reason"]) == ("expired", "idle")
+
+        await eventually(reaped, timeout=15)
+        with pytest.raises(InvalidSessionIdException):
+            await asyncio.to_thread(driver.get, wd_site + "/form")
+        await eventually(lambda: _none_running(), timeout=5)
+
+
+async def _none_running() -> bool:
+    return drivers_running() == 0
