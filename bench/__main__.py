@@ -25,6 +25,7 @@ from . import (
     recording,
     replicated,
     session_start,
+    webdriver,
 )
 from .browsers import chromium_executable, daemon_flags
 from .daemon import QUIET_BACKGROUND, REPO_ROOT, DaemonProcess
@@ -50,6 +51,7 @@ SCENARIOS = (
     "cluster",
     "replicated",
     "isolation",
+    "webdriver",
 )
 QUICK_SCALE = 0.2
 API_KEY = re.compile(r"bp_[A-Za-z0-9_-]+")
@@ -94,6 +96,8 @@ async def with_daemon(
                 await run.step("live view", live_view.run(daemon, client, budget))
             if run.wants("recording"):
                 await run.step("recording", recording.run(daemon, client, budget))
+            if run.wants("webdriver"):
+                await run.step("webdriver", webdriver.run(daemon, credentials, executable, site, budget))
         run.scenarios["daemon"] = {"env": daemon.env, "log_tail": log_tail(daemon.output())}
 
 
@@ -115,7 +119,17 @@ async def main_async(args: argparse.Namespace) -> int:
             if run.wants("profiles"):
                 await run.step("profile restore", profile_restore.run(playwright, executable, budget))
             if run.wants(
-                "density", "listing", "start", "profiles", "proxies", "ops", "cdp", "journey", "live", "recording"
+                "density",
+                "listing",
+                "start",
+                "profiles",
+                "proxies",
+                "ops",
+                "cdp",
+                "journey",
+                "live",
+                "recording",
+                "webdriver",
             ):
                 await run.step("daemon", with_daemon(run, playwright, executable, site, budget, density_base))
             if run.wants("cluster"):

@@ -79,6 +79,7 @@ class Daemon:
 
     runtime: Runtime
     client: httpx.AsyncClient
+    app: Any = None  # the FastAPI app, for what lives on its state (the WebDriver host)
 
     @property
     def worker(self) -> LocalWorker:
@@ -115,7 +116,7 @@ async def start_daemon(settings: Settings) -> AsyncIterator[Daemon]:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://browserpool.test", timeout=30) as client:
-            yield Daemon(app.state.runtime, client)
+            yield Daemon(app.state.runtime, client, app)
 
 
 @asynccontextmanager
@@ -142,7 +143,7 @@ async def serve_daemon(settings: Settings, on_own_port: bool = False) -> AsyncIt
                 raise RuntimeError("uvicorn stopped before it started")
             await asyncio.sleep(0.02)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            yield Daemon(app.state.runtime, client)
+            yield Daemon(app.state.runtime, client, app)
     finally:
         server.should_exit = True
         await task

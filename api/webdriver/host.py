@@ -123,8 +123,9 @@ class WebDriverHost:
         except BrowserpoolError as exc:
             raise from_pool(exc, creating=False) from exc
 
-    def driven(self) -> int:
-        return len(self._driven)
+    def driven(self, session_id: str) -> Driven | None:
+        """What this node runs for a session (None if it drives none for it)."""
+        return self._driven.get(session_id)
 
     async def _own(self, user_id: str, session_id: str) -> Driven:
         """The session, if it is the caller's, live, and driven by this node; else `invalid session id`."""

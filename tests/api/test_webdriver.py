@@ -263,3 +263,24 @@ async def test_commands_keep_a_session_alive_and_the_idle_reaper_ends_an_abandon
 
 async def _none_running() -> bool:
     return drivers_running() == 0
+
+
+async def test_no_page_reaches_a_sessions_door_or_chromedriver(served: Daemon) -> None:
+    """Both listen on loopback: a page of any session (here another user's) navigating there could read the
+    session's tab list from the door, or drive chromedriver. The egress guard refuses both as the pool's own."""
+    me, other = await served.user(), await served.user()
+    driver = await asyncio.to_thread(remote, served, key_of(me))
+    try:
+        driven = served.app.state.webdriver.driven(driver.session_id)
+        assert driven is not None
+        hostile = (await served.create(other))["session_id"]
+        for port, path in ((driven.door.port, "/json/list"), (driven.driver.port, "/status")):
+            went = await served.client.post(
+                f"/v1/browser/sessions/{hostile}/navigate",
+                json={"url": f"http://127.0.0.1:{port}{path}"},
+                headers=other,
+            )
+            assert went.status_code == 403, went.text
+            assert "the pool's own port" in went.json()["detail"]
+    finally:
+        await asyncio.to_thread(driver.quit)

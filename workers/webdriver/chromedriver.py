@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from orchestrator.addresses import hold_own_port, release_own_port
+
 log = logging.getLogger(__name__)
 
 START_WAIT = 10.0  # seconds chromedriver may take to report its port
@@ -67,6 +69,7 @@ class ChromeDriver:
                     started = STARTED.search(line)
                     if started:
                         self.port = int(started.group(1))
+                        hold_own_port(self.port)  # as the door's: out of every page's reach
                         break
         except TimeoutError:
             await self.stop()
@@ -103,6 +106,9 @@ class ChromeDriver:
             self._http = None
         if self._drain is not None:
             self._drain.cancel()
+        if self.port:
+            release_own_port(self.port)
+            self.port = 0
         process, self.process = self.process, None
         if process is None or process.returncode is not None:
             return

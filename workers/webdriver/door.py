@@ -22,6 +22,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from orchestrator.addresses import hold_own_port, release_own_port
 from orchestrator.worker import CdpClient, ClientGone
 
 log = logging.getLogger(__name__)
@@ -103,12 +104,15 @@ class DiscoveryDoor:
             ping_interval=None,
         )
         self.port = self._server.sockets[0].getsockname()[1]
+        hold_own_port(self.port)  # no session's page may reach it (the egress guard refuses the pool's own ports)
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
+        server, self._server = self._server, None
+        if server is not None:
+            release_own_port(self.port)
+            server.close()
             with contextlib.suppress(Exception):
-                await self._server.wait_closed()
+                await server.wait_closed()
 
     async def ask(self, method: str) -> dict[str, Any]:
         """One command's result, asked through the relay (so under its policy)."""
