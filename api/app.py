@@ -53,8 +53,9 @@ def create_app(runtime: Runtime) -> FastAPI:
             raise
         host = None
         if runtime.control is not None:  # an API node: it drives WebDriver sessions
+            control = runtime.control
             host = WebDriverHost(
-                runtime.control.sessions, runtime.control.cdp_totals, runtime.settings.chromedriver_path
+                control.sessions, control.cdp_totals, runtime.metrics, runtime.settings.chromedriver_path
             )
             app.state.webdriver = host
             host.start()

@@ -1,6 +1,7 @@
 """`browserpool doctor`: checks what the daemon needs on this machine and says what to fix."""
 
 import os
+import re
 import shutil
 import subprocess
 from importlib.metadata import version
@@ -10,10 +11,12 @@ from orchestrator.redis_server import DEFAULT_LOCAL_URL, EmbeddedRedis, answers,
 from workers.chromium.find import ChromiumNotFound, find_chromium
 from workers.chromium.isolation_report import Finding, sandbox_finding, state_dir_finding, user_finding
 from workers.pool.slot import CHROMIUM_ARGS
+from workers.webdriver.chromedriver import INSTALL_HINT, find_chromedriver
 
 from .doctor_redis import configured_redis_checks
 
 MIN_SHM_MIB = 64
+VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)\.(\d+)")
 
 
 Check = Finding  # a doctor line: what was checked, whether it is fine, what it found, how to fix it
@@ -56,6 +59,42 @@ def _chromium(settings: Settings) -> Check:
     return Check("chromium", True, f"{path}: {out or 'version unknown'} (Playwright {version('playwright')})")
 
 
+def _version_of(path: str) -> str:
+    try:
+        return subprocess.run([path, "--version"], capture_output=True, text=True, timeout=20).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def _chromedriver(settings: Settings) -> Check:
+    path = find_chromedriver(settings.chromedriver_path)
+    if path is None:
+        return Check("webdriver", False, "no chromedriver: WebDriver New Session fails", INSTALL_HINT)
+    try:
+        chromium = find_chromium(settings.chromium_path)
+    except ChromiumNotFound:
+        chromium = None
+    return driver_check(path, _version_of(path), _version_of(chromium) if chromium else "")
+
+
+def driver_check(path: str, driver_version: str, chromium_version: str) -> Check:
+    """chromedriver against the Chromium it drives: the same major version, or it may refuse to attach."""
+    driver, browser = VERSION.search(driver_version), VERSION.search(chromium_version)
+    if driver is None:
+        return Check("webdriver", False, f"{path} does not say its version", "reinstall chromium-driver")
+    if browser is None:
+        return Check("webdriver", True, f"{path}: ChromeDriver {driver.group(0)} (Chromium's version unknown)")
+    if driver.group(1) != browser.group(1):
+        return Check(
+            "webdriver",
+            False,
+            f"{path}: ChromeDriver {driver.group(0)} does not match Chromium {browser.group(0)}",
+            "install the chromedriver of the same release (Debian: chromium-driver beside chromium)",
+        )
+    same = "the same build" if driver.group(0) == browser.group(0) else f"Chromium {browser.group(0)}"
+    return Check("webdriver", True, f"{path}: ChromeDriver {driver.group(0)} ({same})")
+
+
 def _shm() -> Check:
     try:
         stats = os.statvfs("/dev/shm")
@@ -84,7 +123,16 @@ def run_checks(settings: Settings) -> list[Check]:
         sandbox_finding(settings.chromium_user, settings.chromium_sandbox),
         state_dir_finding(settings.state_dir),
     ]
-    return [*_redis(settings), _chromium(settings), _ffmpeg(), flags, _shm(), space, *isolation]
+    return [
+        *_redis(settings),
+        _chromium(settings),
+        _chromedriver(settings),
+        _ffmpeg(),
+        flags,
+        _shm(),
+        space,
+        *isolation,
+    ]
 
 
 def report(checks: list[Check]) -> tuple[str, bool]:

@@ -62,3 +62,4 @@ class EndReason(StrEnum):
     CONTEXT_LOST = "context_lost"  # its record said live, but its worker held no context for it
     MEMORY = "memory"  # a renderer of the session went past BROWSERPOOL_SESSION_MEMORY_MB and was killed
     CLIENT_CLOSED = "client_closed"  # its own CDP client closed the browser (Browser.close): closing, then closed
+    WEBDRIVER_LOST = "webdriver_lost"  # the chromedriver of a WebDriver session died (api/webdriver/host.py)

@@ -6,7 +6,7 @@ every node: aggregate them with max(), not sum(), across API nodes.
 
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -125,6 +125,17 @@ class Metrics:
             "API request latency (this node)",
             ["route", "method", "code"],
             buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.webdriver_sessions = Gauge(
+            "browserpool_webdriver_sessions",
+            "WebDriver sessions this node drives (a chromedriver each)",
+            registry=self.registry,
+        )
+        self.webdriver_commands = Counter(
+            "browserpool_webdriver_commands",
+            "WebDriver commands this node answered, by WebDriver outcome (success or the error code)",
+            ["outcome"],
             registry=self.registry,
         )
         self.redis_errors = Counter(

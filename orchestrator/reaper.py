@@ -83,7 +83,8 @@ class Reaper:
         return ended
 
     async def _warn_expiring(self, now: int) -> int:
-        """Tell owners once (per deadline) that a session ends within the warning window."""
+        """Tell owners once (per deadline) that an active session ends within the warning window. One still
+        starting is told at a later tick, once active: its stream never reads `expiring` before `active`."""
         if self.warning_ms <= 0:
             return 0
         soon = await self.redis.zrangebyscore(
@@ -93,12 +94,12 @@ class Reaper:
             return 0
         async with self.redis.pipeline(transaction=False) as pipe:
             for session_id, _ in soon:
-                pipe.hmget(self.keys.session(session_id), ["user_id", "warned_deadline_ms"])
+                pipe.hmget(self.keys.session(session_id), ["user_id", "warned_deadline_ms", "status"])
             known = await pipe.execute()
         to_warn = [
             (session_id, user_id, int(deadline))
-            for (session_id, deadline), (user_id, warned_for) in zip(soon, known, strict=True)
-            if user_id is not None and warned_for != str(int(deadline))
+            for (session_id, deadline), (user_id, warned_for, status) in zip(soon, known, strict=True)
+            if user_id is not None and status == SessionStatus.ACTIVE and warned_for != str(int(deadline))
         ]
         await self.store.warn_expiring(to_warn)
         return len(to_warn)

@@ -108,6 +108,16 @@ class SessionService:
         else:
             self._in_background(closing)
 
+    async def fail(self, session_id: str, reason: EndReason, why: str) -> bool:
+        """End a live session `failed` for `reason` (what drove it is gone); its context closes in the background.
+        False if it had ended already."""
+        moved = await self.store.transition(session_id, SessionStatus.FAILED, clock.now_ms(), reason=reason)
+        if moved is None:
+            return False
+        self.activity.forget(session_id)
+        self._in_background(self._close_context(moved.worker_id, session_id, why))
+        return True
+
     async def save_profile(self, user_id: str, session_id: str) -> SessionRecord:
         """Save an active persisting session's state into its profile now; the session carries on."""
         record = await self.get(user_id, session_id)

@@ -17,7 +17,7 @@ from orchestrator.accounts import User
 from orchestrator.errors import BrowserpoolError
 from orchestrator.models import SessionRecord
 
-from ..deps import Authenticator, bearer_of, get_authenticator, get_sessions, get_settings
+from ..deps import Authenticator, bearer_of, get_authenticator, get_metrics, get_sessions, get_settings
 from ..links import session_detail
 from ..webdriver.errors import WebDriverError, from_pool
 from ..webdriver.host import WebDriverHost
@@ -61,6 +61,18 @@ def _answer(value: Any, status: int = 200) -> JSONResponse:
     return JSONResponse({"value": value}, status_code=status)
 
 
+def _counted(request: Request, response: Response, outcome: str | None = None) -> Response:
+    """The answer, counted in browserpool_webdriver_commands by its outcome."""
+    if outcome is None:
+        outcome = "success" if response.status_code == 200 else "error"
+    get_metrics(request).webdriver_commands.labels(outcome).inc()
+    return response
+
+
+def _refused(request: Request, error: WebDriverError) -> Response:
+    return _counted(request, error.response(), error.error)
+
+
 async def _body(request: Request) -> Any:
     raw = await request.body()
     if not raw:
@@ -90,9 +102,9 @@ async def new_session(request: Request) -> Response:
         def cdp_url_of(record: SessionRecord) -> str | None:
             return session_detail(record, request, settings, sessions).cdp_url
 
-        return _answer(await host_of(request).new_session(user.user_id, body, cdp_url_of))
+        return _counted(request, _answer(await host_of(request).new_session(user.user_id, body, cdp_url_of)))
     except WebDriverError as exc:
-        return exc.response()
+        return _refused(request, exc)
 
 
 @router.delete("/session/{session_id}")
@@ -100,9 +112,9 @@ async def delete_session(session_id: str, request: Request) -> Response:
     try:
         user = await _user(request, creating=False)
         await host_of(request).quit(user.user_id, session_id)
-        return _answer(None)
+        return _counted(request, _answer(None))
     except WebDriverError as exc:
-        return exc.response()
+        return _refused(request, exc)
 
 
 @router.api_route("/session/{session_id}/{command:path}", methods=["GET", "POST", "DELETE"])
@@ -111,9 +123,11 @@ async def command(session_id: str, command: str, request: Request) -> Response:
         user = await _user(request, creating=False)
         body = await request.body() if request.method == "POST" else None
         status, answer = await host_of(request).command(user.user_id, session_id, request.method, command, body)
-        return JSONResponse(answer, status_code=status)
+        value = answer.get("value") if isinstance(answer, dict) else None
+        error = value.get("error") if isinstance(value, dict) and status != 200 else None
+        return _counted(request, JSONResponse(answer, status_code=status), error)
     except WebDriverError as exc:
-        return exc.response()
+        return _refused(request, exc)
 
 
 @router.api_route("/{anything:path}", methods=["GET", "POST", "DELETE"])

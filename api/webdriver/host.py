@@ -19,6 +19,8 @@ from pydantic import ValidationError
 
 from orchestrator.cdp_totals import CdpTotals
 from orchestrator.errors import BrowserpoolError, SessionNotFound
+from orchestrator.lifecycle import EndReason
+from orchestrator.metrics import Metrics
 from orchestrator.sessions import SessionService
 from orchestrator.worker import CdpClient
 from workers.webdriver.chromedriver import INSTALL_HINT, ChromeDriver, DriverFailed, find_chromedriver
@@ -26,6 +28,7 @@ from workers.webdriver.door import DiscoveryDoor
 
 from ..schemas import SessionCreate
 from . import capabilities as caps
+from . import grid_files
 from .errors import WebDriverError, from_pool
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,7 @@ class Driven:
     driver: ChromeDriver
     door: DiscoveryDoor
     driver_session: str  # chromedriver's own id for it, never shown to the client
+    downloads: bool = False  # se:downloadsEnabled: Grid's se/files commands serve the session's downloads
 
     async def stop(self) -> None:
         with contextlib.suppress(DriverFailed):
@@ -49,9 +53,10 @@ class Driven:
 
 
 class WebDriverHost:
-    def __init__(self, sessions: SessionService, totals: CdpTotals, chromedriver: str | None) -> None:
+    def __init__(self, sessions: SessionService, totals: CdpTotals, metrics: Metrics, chromedriver: str | None) -> None:
         self.sessions = sessions
         self.totals = totals
+        self.metrics = metrics
         self.chromedriver = find_chromedriver(chromedriver)
         self.configured = chromedriver
         self._driven: dict[str, Driven] = {}
@@ -66,6 +71,7 @@ class WebDriverHost:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
         driven, self._driven = list(self._driven.values()), {}
+        self.metrics.webdriver_sessions.set(0)
         await asyncio.gather(*(d.stop() for d in driven), return_exceptions=True)
 
     async def new_session(self, user_id: str, body: Any, cdp_url_of: Any) -> dict[str, Any]:
@@ -91,8 +97,11 @@ class WebDriverHost:
             with contextlib.suppress(Exception):
                 await self.sessions.close(user_id, record.session_id)
             raise
+        driven.downloads = asked.get("se:downloadsEnabled") is True
         self._driven[record.session_id] = driven
+        self.metrics.webdriver_sessions.set(len(self._driven))
         capabilities = dict(answer.get("capabilities") or {})
+        capabilities["se:downloadsEnabled"] = driven.downloads
         capabilities.pop("goog:chromeOptions", None)  # the door's loopback address: nothing a client can use
         capabilities["se:cdp"] = cdp_url_of(record)
         capabilities["browserpool:session"] = {
@@ -105,6 +114,11 @@ class WebDriverHost:
     async def command(self, user_id: str, session_id: str, method: str, path: str, body: bytes | None) -> Any:
         """One command of a session this node drives, as chromedriver answers it: (status, JSON body)."""
         driven = await self._own(user_id, session_id)
+        if path in ("se/file", "se/files"):
+            try:
+                return 200, {"value": await self._grid_files(driven, method, path, body)}
+            finally:
+                await self.sessions.activity.record(session_id)
         tail = f"/{path}" if path else ""
         try:
             answer = await driven.driver.send(method, f"/session/{driven.driver_session}{tail}", body)
@@ -114,9 +128,23 @@ class WebDriverHost:
             await self.sessions.activity.record(session_id)
         return answer
 
+    async def _grid_files(self, driven: Driven, method: str, path: str, body: bytes | None) -> Any:
+        sid, user = driven.session_id, driven.user_id
+        if path == "se/file" and method == "POST":
+            return await grid_files.upload(self.sessions, user, sid, _decoded(body))
+        if path == "se/files" and not driven.downloads:
+            raise WebDriverError(
+                "unknown error", "downloads are not enabled: ask for the capability se:downloadsEnabled"
+            )
+        if method == "GET":
+            return await grid_files.names(self.sessions, user, sid)
+        if method == "POST":
+            return await grid_files.fetch(self.sessions, user, sid, _decoded(body))
+        raise WebDriverError("unknown command", f"{method} {path}: the session's files end with the session")
+
     async def quit(self, user_id: str, session_id: str) -> None:
         driven = await self._own(user_id, session_id)
-        self._driven.pop(session_id, None)
+        self._forget(session_id)
         await driven.stop()
         try:
             await self.sessions.close(user_id, session_id)
@@ -127,6 +155,10 @@ class WebDriverHost:
         """What this node runs for a session (None if it drives none for it)."""
         return self._driven.get(session_id)
 
+    def _forget(self, session_id: str) -> None:
+        self._driven.pop(session_id, None)
+        self.metrics.webdriver_sessions.set(len(self._driven))
+
     async def _own(self, user_id: str, session_id: str) -> Driven:
         """The session, if it is the caller's, live, and driven by this node; else `invalid session id`."""
         try:
@@ -136,7 +168,7 @@ class WebDriverHost:
         driven = self._driven.get(session_id)
         if not record.status.is_live:
             if driven is not None:
-                self._driven.pop(session_id, None)
+                self._forget(session_id)
                 await driven.stop()
             ended = f"the session has ended: {record.status.value}"
             raise WebDriverError("invalid session id", f"{ended} ({record.end_reason})" if record.end_reason else ended)
@@ -197,9 +229,17 @@ class WebDriverHost:
         record = await self.sessions.store.get(driven.session_id)
         if record is not None and record.status.is_live and driven.driver.running:
             return
-        self._driven.pop(driven.session_id, None)
+        self._forget(driven.session_id)
         await driven.stop()
         if record is not None and record.status.is_live:
-            log.warning("chromedriver of session %s died: ending the session", driven.session_id)
-            with contextlib.suppress(BrowserpoolError):
-                await self.sessions.close(driven.user_id, driven.session_id)
+            log.warning("chromedriver of session %s died: the session fails", driven.session_id)
+            await self.sessions.fail(
+                driven.session_id, EndReason.WEBDRIVER_LOST, "session failed (its chromedriver died)"
+            )
+
+
+def _decoded(body: bytes | None) -> Any:
+    try:
+        return json.loads(body or b"{}")
+    except ValueError:
+        raise WebDriverError("invalid argument", "the body is not valid JSON") from None

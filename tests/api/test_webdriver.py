@@ -15,8 +15,10 @@ from selenium import webdriver
 from selenium.common.exceptions import InvalidArgumentException, InvalidSessionIdException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.client_config import ClientConfig
+from selenium.webdriver.remote.file_detector import LocalFileDetector
 
 from orchestrator.config import Settings
+from tests.api.test_metrics import samples
 from tests.conftest import Daemon, make_settings, serve_daemon
 from tests.support import eventually, serving, url_of
 
@@ -29,11 +31,21 @@ PAGES = {
 <a id="pop" href="/popup" target="_blank">popup</a>
 <button id="ask" onclick="document.getElementById('out').textContent = String(confirm('sure?'))">ask</button>""",
     "/popup": "<title>popup</title><p id='here'>in the popup</p>",
+    "/files": """<title>files</title><input type="file" id="pick">
+<a id="dl" href="/report.txt" download>report</a>""",
 }
+REPORT = b"quarterly figures, fetched through se/files\n"
 
 
 class _Site(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
+        if self.path == "/report.txt":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Disposition", 'attachment; filename="report.txt"')
+            self.end_headers()
+            self.wfile.write(REPORT)
+            return
         body = PAGES.get(self.path, "<title>not found</title>")
         self.send_response(200 if self.path in PAGES else 404)
         self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -144,6 +156,11 @@ async def test_a_selenium_session_is_a_pool_session_shaped_by_its_capabilities(s
         await asyncio.to_thread(driver.quit)
     ended = (await served.client.get(f"/v1/browser/sessions/{sid}", headers=me)).json()
     assert ended["status"] == "closed"  # quit() ended the pool session
+    admin = await served.runtime.shared.accounts.add_user("ops", None, admin=True)
+    ops = {"X-API-Key": (await served.runtime.shared.accounts.create_api_key(admin, "m")).secret}
+    got = samples((await served.client.get("/metrics", headers=ops)).text)
+    assert got[("browserpool_webdriver_commands_total", (("outcome", "success"),))] >= 20
+    assert got[("browserpool_webdriver_sessions", ())] == 0
     with pytest.raises(KeyError):
         served.worker.held(sid)  # its context is closed
     assert drivers_running() == 0
@@ -284,3 +301,89 @@ async def test_no_page_reaches_a_sessions_door_or_chromedriver(served: Daemon) -
             assert "the pool's own port" in went.json()["detail"]
     finally:
         await asyncio.to_thread(driver.quit)
+
+
+async def test_files_the_grid_way_upload_by_local_file_detector_and_downloads_by_se_files(
+    served: Daemon, wd_site: str, tmp_path: Path
+) -> None:
+    me = await served.user()
+    options = webdriver.ChromeOptions()
+    options.set_capability("se:downloadsEnabled", True)
+    driver = await asyncio.to_thread(remote, served, key_of(me), options)
+    local = tmp_path / "notes.txt"
+    local.write_text("from the client's own disk")
+    try:
+
+        def upload() -> str:
+            driver.file_detector = LocalFileDetector()
+            driver.get(wd_site + "/files")
+            driver.find_element(By.ID, "pick").send_keys(str(local))  # zipped to se/file, then the browser's path
+            text: str = driver.execute_async_script(
+                "const done = arguments[arguments.length - 1];"
+                "const file = document.getElementById('pick').files[0];"
+                "file.text().then(t => done(file.name + ':' + t));"
+            )
+            return text
+
+        assert await asyncio.to_thread(upload) == "notes.txt:from the client's own disk"
+        await asyncio.to_thread(lambda: driver.find_element(By.ID, "dl").click())
+
+        async def downloaded() -> bool:
+            return "report.txt" in await asyncio.to_thread(driver.get_downloadable_files)
+
+        await eventually(downloaded)
+        await asyncio.to_thread(driver.download_file, "report.txt", str(tmp_path / "got"))
+        assert (tmp_path / "got" / "report.txt").read_bytes() == REPORT
+        listed = await served.client.get(f"/v1/browser/sessions/{driver.session_id}/downloads", headers=me)
+        assert [d["name"] for d in listed.json()["downloads"]] == ["report.txt"]  # the files routes' own
+    finally:
+        await asyncio.to_thread(driver.quit)
+
+
+async def test_se_files_needs_downloads_enabled(served: Daemon) -> None:
+    me = await served.user()
+    driver = await asyncio.to_thread(remote, served, key_of(me))
+    try:
+        assert driver.capabilities["se:downloadsEnabled"] is False
+        listed = await served.client.get(f"/webdriver/session/{driver.session_id}/se/files", headers=me)
+        assert listed.status_code == 500
+        assert "se:downloadsEnabled" in listed.json()["value"]["message"]
+    finally:
+        await asyncio.to_thread(driver.quit)
+
+
+def test_doctor_names_a_chromedriver_of_another_release_than_chromium() -> None:
+    from browserpool.doctor import driver_check
+
+    driver = "ChromeDriver 155.0.7999.10 (abc-refs/branch-heads/7999@{#1})"
+    mismatch = driver_check("/usr/bin/chromedriver", driver, "Chromium 156.0.8078.129")
+    assert not mismatch.ok and "does not match Chromium 156.0.8078.129" in mismatch.detail
+    same = driver_check("/usr/bin/chromedriver", "ChromeDriver 156.0.8078.129 (x)", "Chromium 156.0.8078.129")
+    assert same.ok and "the same build" in same.detail
+
+
+async def test_a_chromedriver_that_dies_fails_its_session_with_the_reason(served: Daemon, wd_site: str) -> None:
+    me = await served.user()
+    driver = await asyncio.to_thread(remote, served, key_of(me))
+    driven = served.app.state.webdriver.driven(driver.session_id)
+    assert driven is not None and driven.driver.process is not None
+    driven.driver.process.kill()
+    detail = f"/v1/browser/sessions/{driver.session_id}"
+
+    async def failed() -> bool:
+        record = (await served.client.get(detail, headers=me)).json()
+        return (record["status"], record["end_reason"]) == ("failed", "webdriver_lost")
+
+    await eventually(failed)
+    with pytest.raises(InvalidSessionIdException) as ended:
+        await asyncio.to_thread(driver.get, wd_site + "/form")
+    assert "webdriver_lost" in str(ended.value)
+
+    async def context_closed() -> bool:
+        try:
+            served.worker.held(driver.session_id)
+        except KeyError:
+            return True
+        return False
+
+    await eventually(context_closed)
