@@ -54,8 +54,9 @@ def create_app(runtime: Runtime) -> FastAPI:
         host = None
         if runtime.control is not None:  # an API node: it drives WebDriver sessions
             control = runtime.control
+            config = runtime.settings
             host = WebDriverHost(
-                control.sessions, control.cdp_totals, runtime.metrics, runtime.settings.chromedriver_path
+                control.sessions, control.cdp_totals, runtime.metrics, config.chromedriver_path, config.chromium_user
             )
             app.state.webdriver = host
             host.start()

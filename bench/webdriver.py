@@ -57,6 +57,7 @@ async def run(
         options.binary_location = executable
         for arg in (f"{SLOT_FLAG}{baseline_tag('webdriver')}", *CHROMIUM_ARGS):
             options.add_argument(arg)
+        options.add_argument("--no-sandbox")  # as Playwright launches it: a root daemon's own browser cannot sandbox
         started = time.perf_counter()
         driver = webdriver.Chrome(service=Service(chromedriver), options=options)
         driver.get(site + "/")

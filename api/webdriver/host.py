@@ -23,7 +23,14 @@ from orchestrator.lifecycle import EndReason
 from orchestrator.metrics import Metrics
 from orchestrator.sessions import SessionService
 from orchestrator.worker import CdpClient
-from workers.webdriver.chromedriver import INSTALL_HINT, ChromeDriver, DriverFailed, find_chromedriver
+from workers.webdriver.chromedriver import (
+    INSTALL_HINT,
+    ChromeDriver,
+    ChromiumUser,
+    DriverFailed,
+    find_chromedriver,
+    unprivileged_user,
+)
 from workers.webdriver.door import DiscoveryDoor
 
 from ..schemas import SessionCreate
@@ -53,8 +60,17 @@ class Driven:
 
 
 class WebDriverHost:
-    def __init__(self, sessions: SessionService, totals: CdpTotals, metrics: Metrics, chromedriver: str | None) -> None:
+    def __init__(
+        self,
+        sessions: SessionService,
+        totals: CdpTotals,
+        metrics: Metrics,
+        chromedriver: str | None,
+        chromium_user: str = "auto",
+    ) -> None:
         self.sessions = sessions
+        self.chromium_user = chromium_user
+        self._user: ChromiumUser | None = None
         self.totals = totals
         self.metrics = metrics
         self.chromedriver = find_chromedriver(chromedriver)
@@ -183,7 +199,7 @@ class WebDriverHost:
     async def _attach(self, user_id: str, session_id: str, asked: dict[str, Any]) -> tuple[Driven, dict[str, Any]]:
         assert self.chromedriver is not None
         door = DiscoveryDoor(lambda client: self._relay(user_id, session_id, client))
-        driver = ChromeDriver(self.chromedriver)
+        driver = ChromeDriver(self.chromedriver, self._driver_user())
         try:
             await door.start()
             await driver.start()
@@ -205,6 +221,12 @@ class WebDriverHost:
             message = value.get("message") if isinstance(value, dict) else None
             raise WebDriverError("session not created", f"chromedriver could not attach: {message or answer}")
         return Driven(session_id, user_id, driver, door, str(value["sessionId"])), value
+
+    def _driver_user(self) -> ChromiumUser | None:
+        """Chromium's own user, which chromedriver runs as too (None: the daemon's own)."""
+        if self._user is None:
+            self._user = unprivileged_user(self.chromium_user)
+        return self._user
 
     async def _relay(self, user_id: str, session_id: str, client: CdpClient) -> None:
         """A door's connection relayed as the owner's own CDP client: the same policy, totals and activity."""

@@ -21,6 +21,7 @@ from orchestrator.config import Settings
 from tests.api.test_metrics import samples
 from tests.conftest import Daemon, make_settings, serve_daemon
 from tests.support import eventually, serving, url_of
+from workers.chromium.user import resolve_user
 
 pytestmark = pytest.mark.skipif(shutil.which("chromedriver") is None, reason="chromedriver not installed")
 
@@ -83,18 +84,28 @@ def key_of(headers: dict[str, str]) -> str:
     return headers["X-API-Key"]
 
 
-def drivers_running() -> int:
+def driver_pids() -> list[int]:
     """chromedriver processes this test process started and that still run."""
-    count = 0
+    found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            name = stat.read_text().split("(", 1)[1].rsplit(")", 1)[0]
-        except (OSError, IndexError):
+            text = stat.read_text()
+        except OSError:
             continue
+        name, rest = text.split("(", 1)[1].rsplit(")", 1)
+        fields = rest.split()
         if name == "chromedriver" and int(fields[1]) == os.getpid() and fields[0] != "Z":
-            count += 1
-    return count
+            found.append(int(stat.parent.name))
+    return found
+
+
+def drivers_running() -> int:
+    return len(driver_pids())
+
+
+def uid_of(pid: int) -> int:
+    line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("Uid:"))
+    return int(line.split()[1])
 
 
 async def test_a_selenium_session_is_a_pool_session_shaped_by_its_capabilities(served: Daemon, wd_site: str) -> None:
@@ -104,7 +115,9 @@ async def test_a_selenium_session_is_a_pool_session_shaped_by_its_capabilities(s
     options.add_argument("--user-agent=selenium-through-the-pool/1.0")
     driver = await asyncio.to_thread(remote, served, key_of(me), options)
     sid = driver.session_id
-    assert drivers_running() == 1
+    [pid] = driver_pids()
+    if os.geteuid() == 0:  # as the browsers it drives: Chromium's own unprivileged user, not the daemon's
+        assert uid_of(pid) == resolve_user("auto").uid != 0
     try:
         listed = (await served.client.get("/v1/browser/sessions/", headers=me)).json()
         assert [s["session_id"] for s in listed["sessions"]] == [sid]  # the WebDriver id is the session's id

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from orchestrator.addresses import hold_own_port, release_own_port
+from workers.chromium.user import ChromiumUser, ChromiumUserError, resolve_user
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +39,29 @@ def find_chromedriver(configured: str | None) -> str | None:
     return None
 
 
+def unprivileged_user(setting: str) -> ChromiumUser | None:
+    """The user chromedriver runs as: Chromium's own (BROWSERPOOL_CHROMIUM_USER), else None (the daemon's)."""
+    try:
+        return resolve_user(setting)
+    except ChromiumUserError as exc:
+        log.warning("chromedriver runs as the daemon's user: %s", exc)
+        return None
+
+
+def as_user(user: ChromiumUser | None) -> tuple[str, ...]:
+    """The prefix that runs a command as Chromium's own user (the launcher's setpriv), if it is another user."""
+    if user is None or not user.separate:
+        return ()
+    setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
+    return (setpriv, f"--reuid={user.uid}", f"--regid={user.gid}", "--clear-groups", "--nnp", "--inh-caps=-all", "--")
+
+
 class ChromeDriver:
-    def __init__(self, executable: str) -> None:
+    """One chromedriver; with `user`, it runs as Chromium's unprivileged user, as the browsers it drives do."""
+
+    def __init__(self, executable: str, user: ChromiumUser | None = None) -> None:
         self.executable = executable
+        self.user = user
         self.process: asyncio.subprocess.Process | None = None
         self.port = 0
         self._http: httpx.AsyncClient | None = None
@@ -52,6 +73,7 @@ class ChromeDriver:
 
     async def start(self) -> None:
         self.process = await asyncio.create_subprocess_exec(
+            *as_user(self.user),
             self.executable,
             "--port=0",
             "--log-level=SEVERE",  # OFF would hide the line that says its port
