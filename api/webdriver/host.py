@@ -32,6 +32,7 @@ from workers.webdriver.chromedriver import (
     unprivileged_user,
 )
 from workers.webdriver.door import DiscoveryDoor
+from workers.webdriver.spares import SpareDrivers
 
 from ..schemas import SessionCreate
 from . import capabilities as caps
@@ -71,6 +72,8 @@ class WebDriverHost:
         self.sessions = sessions
         self.chromium_user = chromium_user
         self._user: ChromiumUser | None = None
+        self._spares: SpareDrivers | None = None
+        self._versions: dict[str, dict[str, Any]] = {}  # Browser.getVersion by worker (workers/webdriver/door.py)
         self.totals = totals
         self.metrics = metrics
         self.chromedriver = find_chromedriver(chromedriver)
@@ -86,6 +89,8 @@ class WebDriverHost:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
+        if self._spares is not None:
+            await self._spares.close()
         driven, self._driven = list(self._driven.values()), {}
         self.metrics.webdriver_sessions.set(0)
         await asyncio.gather(*(d.stop() for d in driven), return_exceptions=True)
@@ -108,11 +113,13 @@ class WebDriverHost:
         except BrowserpoolError as exc:
             raise from_pool(exc, creating=True) from exc
         try:
-            driven, answer = await self._attach(user_id, record.session_id, asked)
+            driven, answer = await self._attach(user_id, record.session_id, record.worker_id, asked)
         except BaseException:
             with contextlib.suppress(Exception):
                 await self.sessions.close(user_id, record.session_id)
             raise
+        if self._spares is not None:
+            self._spares.top_up()
         driven.downloads = asked.get("se:downloadsEnabled") is True
         self._driven[record.session_id] = driven
         self.metrics.webdriver_sessions.set(len(self._driven))
@@ -196,13 +203,17 @@ class WebDriverHost:
             )
         return driven
 
-    async def _attach(self, user_id: str, session_id: str, asked: dict[str, Any]) -> tuple[Driven, dict[str, Any]]:
+    async def _attach(
+        self, user_id: str, session_id: str, worker_id: str, asked: dict[str, Any]
+    ) -> tuple[Driven, dict[str, Any]]:
         assert self.chromedriver is not None
-        door = DiscoveryDoor(lambda client: self._relay(user_id, session_id, client))
-        driver = ChromeDriver(self.chromedriver, self._driver_user())
+        door = DiscoveryDoor(lambda client: self._relay(user_id, session_id, client), self._versions, worker_id)
+        if self._spares is None:
+            self._spares = SpareDrivers(self.chromedriver, self._driver_user())
+        driver = ChromeDriver(self.chromedriver)  # stands for the one taken, until it is
         try:
             await door.start()
-            await driver.start()
+            driver = await self._spares.take()
             status, answer = await driver.send(
                 "POST", "/session", json.dumps(caps.for_chromedriver(asked, door.address)).encode()
             )

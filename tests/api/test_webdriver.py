@@ -22,6 +22,7 @@ from tests.api.test_metrics import samples
 from tests.conftest import Daemon, make_settings, serve_daemon
 from tests.support import eventually, serving, url_of
 from workers.chromium.user import resolve_user
+from workers.webdriver.spares import KEEP as SPARES
 
 pytestmark = pytest.mark.skipif(shutil.which("chromedriver") is None, reason="chromedriver not installed")
 
@@ -99,8 +100,17 @@ def driver_pids() -> list[int]:
     return found
 
 
-def drivers_running() -> int:
-    return len(driver_pids())
+def driver_of(daemon: Daemon, session_id: str) -> int:
+    """The pid of the chromedriver the daemon runs for a session."""
+    driven = daemon.app.state.webdriver.driven(session_id)
+    assert driven is not None and driven.driver.process is not None
+    pid: int = driven.driver.process.pid
+    assert pid in driver_pids()
+    return pid
+
+
+async def gone(pid: int) -> bool:
+    return pid not in driver_pids()
 
 
 def uid_of(pid: int) -> int:
@@ -115,7 +125,7 @@ async def test_a_selenium_session_is_a_pool_session_shaped_by_its_capabilities(s
     options.add_argument("--user-agent=selenium-through-the-pool/1.0")
     driver = await asyncio.to_thread(remote, served, key_of(me), options)
     sid = driver.session_id
-    [pid] = driver_pids()
+    pid = driver_of(served, sid)
     if os.geteuid() == 0:  # as the browsers it drives: Chromium's own unprivileged user, not the daemon's
         assert uid_of(pid) == resolve_user("auto").uid != 0
     try:
@@ -176,7 +186,7 @@ async def test_a_selenium_session_is_a_pool_session_shaped_by_its_capabilities(s
     assert got[("browserpool_webdriver_sessions", ())] == 0
     with pytest.raises(KeyError):
         served.worker.held(sid)  # its context is closed
-    assert drivers_running() == 0
+    assert await gone(pid)  # and its chromedriver stopped
 
 
 async def test_new_session_without_credentials_is_a_webdriver_shaped_401(served: Daemon) -> None:
@@ -249,13 +259,13 @@ async def test_a_session_ended_elsewhere_answers_invalid_session_id_and_stops_it
 ) -> None:
     me = await served.user()
     driver = await asyncio.to_thread(remote, served, key_of(me))
-    assert drivers_running() == 1
+    pid = driver_of(served, driver.session_id)
     deleted = await served.client.delete(f"/v1/browser/sessions/{driver.session_id}", headers=me)
     assert deleted.status_code == 204
     with pytest.raises(InvalidSessionIdException) as ended:
         await asyncio.to_thread(driver.get, wd_site + "/form")
     assert "closed" in str(ended.value)
-    assert drivers_running() == 0
+    assert await gone(pid)
 
 
 async def test_invalid_arguments_never_start_a_driver(served: Daemon) -> None:
@@ -266,7 +276,7 @@ async def test_invalid_arguments_never_start_a_driver(served: Daemon) -> None:
         await asyncio.to_thread(remote, served, key_of(me), options)
     unknown = await served.client.get("/webdriver/nothing-here", headers=me)
     assert unknown.status_code == 404 and unknown.json()["value"]["error"] == "unknown command"
-    assert drivers_running() == 0
+    assert driver_pids() == []  # none, not even a spare: this node has served no WebDriver session yet
 
 
 async def test_commands_keep_a_session_alive_and_the_idle_reaper_ends_an_abandoned_one(
@@ -275,6 +285,7 @@ async def test_commands_keep_a_session_alive_and_the_idle_reaper_ends_an_abandon
     async with serve_daemon(make_settings(redis_url, prefix, tmp_path, idle_timeout=3)) as daemon:
         me = await daemon.user()
         driver = await asyncio.to_thread(remote, daemon, key_of(me))
+        pid = driver_of(daemon, driver.session_id)
         for _ in range(5):  # 5 s of commands, each under the 3 s idle timeout apart
             assert await asyncio.to_thread(driver.execute_script, "return 1 + 1") == 2
             await asyncio.sleep(1)
@@ -288,11 +299,13 @@ async def test_commands_keep_a_session_alive_and_the_idle_reaper_ends_an_abandon
         await eventually(reaped, timeout=15)
         with pytest.raises(InvalidSessionIdException):
             await asyncio.to_thread(driver.get, wd_site + "/form")
-        await eventually(lambda: _none_running(), timeout=5)
+        await eventually(lambda: gone(pid), timeout=5)
+        await eventually(lambda: _spares_ready(daemon), timeout=10)
+    assert driver_pids() == []  # the node's spare chromedrivers stopped with it
 
 
-async def _none_running() -> bool:
-    return drivers_running() == 0
+async def _spares_ready(daemon: Daemon) -> bool:
+    return len(driver_pids()) == SPARES
 
 
 async def test_no_page_reaches_a_sessions_door_or_chromedriver(served: Daemon) -> None:

@@ -83,8 +83,12 @@ class OneQuestion:
 class DiscoveryDoor:
     """One session's loopback door; `start()` binds it, `address` is the `host:port` chromedriver attaches to."""
 
-    def __init__(self, relay: Relay) -> None:
+    def __init__(self, relay: Relay, versions: dict[str, dict[str, Any]] | None = None, browser: str = "") -> None:
+        """`versions` caches Browser.getVersion's answer by `browser` (the worker holding the session: one
+        Chromium build per worker), so that only the first session of a worker asks it."""
         self.relay = relay
+        self.versions = versions if versions is not None else {}
+        self.browser = browser
         self.secret = secrets.token_urlsafe(24)
         self._server: Server | None = None
         self.port = 0
@@ -151,7 +155,9 @@ class DiscoveryDoor:
         return _json({"error": "not served here"}, HTTPStatus.NOT_FOUND)
 
     async def _version(self) -> dict[str, Any]:
-        version = await self.ask("Browser.getVersion")
+        version = self.versions.get(self.browser)
+        if version is None:
+            version = self.versions[self.browser] = await self.ask("Browser.getVersion")
         return {
             "Browser": version.get("product", ""),
             "Protocol-Version": version.get("protocolVersion", "1.3"),
