@@ -40,7 +40,8 @@ async def _user(request: Request, creating: bool) -> User:
     except BrowserpoolError as exc:
         error = from_pool(exc, creating)
         if error.status == 401:
-            error.message = f"{error.message}: {UNAUTHENTICATED}"
+            given = "not authenticated" if error.message.startswith("not authenticated") else error.message
+            error.message = f"{given}: {UNAUTHENTICATED}"
             if not creating:
                 error.error = "invalid session id"
         raise error from exc

@@ -59,8 +59,9 @@ def create_body(capabilities: dict[str, Any]) -> dict[str, Any]:
     if capabilities.get("webSocketUrl"):
         raise WebDriverError(
             "invalid argument",
-            "webSocketUrl (WebDriver BiDi) is not served yet: leave it out, and for browser events use the "
-            "session's CDP websocket (capability se:cdp)",
+            "webSocketUrl (WebDriver BiDi) is not served yet: leave it out (WebdriverIO: set "
+            "'wdio:enforceWebDriverClassic': true), and for browser events use the session's CDP websocket "
+            "(capability se:cdp)",
         )
     body: dict[str, Any] = {}
     body.update(_from_args(capabilities.get("goog:chromeOptions") or {}))
@@ -86,7 +87,9 @@ def for_chromedriver(capabilities: dict[str, Any], door: str) -> dict[str, Any]:
 
 def _check_known(capabilities: dict[str, Any]) -> None:
     known = PASSED_ON | ACCEPTED | {"goog:chromeOptions", "browserpool:options", "proxy", "webSocketUrl"}
-    unknown = sorted(key for key in capabilities if key not in known and not key.startswith("se:"))
+    # An extension capability (a name with a colon: se:, wdio:, ...) that is not ours is the client's own, as W3C
+    # has it; an unknown standard one is an error.
+    unknown = sorted(key for key in capabilities if key not in known and ":" not in key)
     if unknown:
         raise WebDriverError("invalid argument", f"capabilities not served by browserpool: {unknown}")
 

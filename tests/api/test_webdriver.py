@@ -3,6 +3,7 @@ real socket: New Session is a browserpool session (listed, reaped, ended by quit
 context, and refusals come back in WebDriver's shape saying what to do instead."""
 
 import asyncio
+import json
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
@@ -211,6 +212,7 @@ async def test_new_session_without_credentials_is_a_webdriver_shaped_401(served:
         ({"webSocketUrl": True}, "invalid argument", "se:cdp"),
         ({"browserpool:options": {"timeout_seconds": 1}}, "invalid argument", "timeout_seconds"),
         ({"goog:chromeOptions": {"args": ["--window-size=wide"]}}, "invalid argument", "W,H"),
+        ({"pageLoadStrateg": "eager"}, "invalid argument", "pageLoadStrateg"),
     ],
 )
 async def test_what_a_context_cannot_honour_is_refused_with_the_reason(
@@ -223,6 +225,18 @@ async def test_what_a_context_cannot_honour_is_refused_with_the_reason(
     assert (value["error"], answer.status_code) == (error, 400 if error == "invalid argument" else 500), value
     assert names in value["message"]
     assert (await served.client.get("/v1/browser/sessions/", headers=me)).json()["total_count"] == 0  # none left
+
+
+async def test_another_clients_extension_capabilities_are_its_own(served: Daemon) -> None:
+    """W3C: an extension capability (a name with a colon) the remote end does not know is the client's own."""
+    me = await served.user()
+    always = {"browserName": "chrome", "wdio:enforceWebDriverClassic": True, "acme:trace": {"on": True}}
+    created = await served.client.post("/webdriver/session", json={"capabilities": {"alwaysMatch": always}}, headers=me)
+    assert created.status_code == 200, created.text
+    sid = created.json()["value"]["sessionId"]
+    assert (await served.client.delete(f"/webdriver/session/{sid}", headers=me)).status_code == 200
+    record = (await served.client.get(f"/v1/browser/sessions/{sid}", headers=me)).json()
+    assert record["status"] == "closed"
 
 
 async def test_another_users_webdriver_session_is_an_invalid_session_id(served: Daemon, wd_site: str) -> None:
@@ -413,3 +427,31 @@ async def test_a_chromedriver_that_dies_fails_its_session_with_the_reason(served
         return False
 
     await eventually(context_closed)
+
+
+NODE_DIR = Path(__file__).resolve().parents[1] / "node"
+
+
+@pytest.mark.skipif(
+    shutil.which("node") is None or not (NODE_DIR / "node_modules" / "webdriverio").is_dir(),
+    reason="webdriverio not installed (make setup-dev: npm ci in tests/node)",
+)
+async def test_a_webdriverio_session_types_clicks_and_quits(served: Daemon, wd_site: str) -> None:
+    me = await served.user()
+    address = f"{str(served.client.base_url).rstrip('/')}/webdriver"
+    run = await asyncio.create_subprocess_exec(
+        "node",
+        str(NODE_DIR / "wdio_smoke.mjs"),
+        address,
+        key_of(me),
+        wd_site,
+        cwd=NODE_DIR,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await run.communicate()
+    assert run.returncode == 0, err.decode()[-2000:]
+    seen = json.loads(out.decode().strip().splitlines()[-1])
+    assert (seen["out"], seen["width"]) == ("hello wdio", 800)
+    record = (await served.client.get(f"/v1/browser/sessions/{seen['sessionId']}", headers=me)).json()
+    assert record["status"] == "closed"  # deleteSession ended the pool session
