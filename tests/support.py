@@ -104,16 +104,24 @@ PAGES = {
 }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = PAGES.get(self.path)
-        self.send_response(200 if body else 404)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.end_headers()
-        self.wfile.write((body or "<title>not found</title>").encode())
+def pages_handler(pages: dict[str, str]) -> type[BaseHTTPRequestHandler]:
+    """A handler that serves `pages` (path, query left out, to HTML) and 404 for anything else."""
 
-    def log_message(self, *args: object) -> None:
-        pass
+    class Pages(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = pages.get(self.path.split("?", 1)[0])
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write((body or "<title>not found</title>").encode())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    return Pages
+
+
+_Handler = pages_handler(PAGES)
 
 
 @contextlib.contextmanager

@@ -4,7 +4,6 @@ and through the pool's /webdriver: every result the same, and any difference one
 import asyncio
 import shutil
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ from selenium.webdriver.remote.client_config import ClientConfig
 from orchestrator.config import Settings
 from tests.conftest import serve_daemon
 from tests.fidelity.selenium_scenarios import PAGES, SCENARIOS, run_all
-from tests.support import serving, url_of
+from tests.support import pages_handler, serving, url_of
 from workers.chromium.find import find_chromium
 from workers.pool.slot import CHROMIUM_ARGS
 from workers.webdriver.chromedriver import find_chromedriver
@@ -33,22 +32,9 @@ WINDOW = (
 KNOWN_DIFFERENCES: dict[str, str] = {"maximize": WINDOW, "fullscreen": WINDOW}
 
 
-class _Site(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0]
-        body = PAGES.get(path)
-        self.send_response(200 if body else 404)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.end_headers()
-        self.wfile.write((body or "<title>not found</title>").encode())
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def selenium_site() -> Iterator[str]:
-    with serving(_Site) as server:
+    with serving(pages_handler(PAGES)) as server:
         yield url_of(server)
 
 
