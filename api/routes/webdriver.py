@@ -103,7 +103,10 @@ async def new_session(request: Request) -> Response:
         def cdp_url_of(record: SessionRecord) -> str | None:
             return session_detail(record, request, settings, sessions).cdp_url
 
-        return _counted(request, _answer(await host_of(request).new_session(user.user_id, body, cdp_url_of)))
+        return _counted(
+            request,
+            _answer(await host_of(request).new_session(user.user_id, body, cdp_url_of, request.is_disconnected)),
+        )
     except WebDriverError as exc:
         return _refused(request, exc)
 

@@ -21,6 +21,7 @@ from orchestrator.cdp_totals import CdpTotals
 from orchestrator.errors import BrowserpoolError, SessionNotFound
 from orchestrator.lifecycle import EndReason
 from orchestrator.metrics import Metrics
+from orchestrator.session_start import GaveUp
 from orchestrator.sessions import SessionService
 from orchestrator.worker import CdpClient
 from workers.webdriver.chromedriver import (
@@ -95,8 +96,9 @@ class WebDriverHost:
         self.metrics.webdriver_sessions.set(0)
         await asyncio.gather(*(d.stop() for d in driven), return_exceptions=True)
 
-    async def new_session(self, user_id: str, body: Any, cdp_url_of: Any) -> dict[str, Any]:
-        """Create the session and attach a chromedriver to it; what New Session answers (its `value`)."""
+    async def new_session(self, user_id: str, body: Any, cdp_url_of: Any, gave_up: GaveUp) -> dict[str, Any]:
+        """Create the session and attach a chromedriver to it; what New Session answers (its `value`). A client
+        that leaves while its create waits in the queue (`gave_up`) gets no session, as a REST create."""
         asked = caps.merged(body)
         try:
             wanted = SessionCreate.model_validate(caps.create_body(asked)).request()
@@ -109,7 +111,7 @@ class WebDriverHost:
             where = f"{self.configured!r} not found" if self.configured else "no chromedriver on this API node"
             raise WebDriverError("session not created", f"{where}: {INSTALL_HINT}")
         try:
-            record = await self.sessions.create(user_id, wanted)
+            record = await self.sessions.create(user_id, wanted, gave_up=gave_up)
         except BrowserpoolError as exc:
             raise from_pool(exc, creating=True) from exc
         try:
