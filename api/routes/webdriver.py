@@ -7,7 +7,6 @@ sessions and their chromedrivers.
 
 import base64
 import binascii
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,7 +18,7 @@ from orchestrator.models import SessionRecord
 
 from ..deps import Authenticator, bearer_of, get_authenticator, get_metrics, get_sessions, get_settings
 from ..links import session_detail
-from ..webdriver.errors import WebDriverError, from_pool
+from ..webdriver.errors import WebDriverError, decoded, from_pool
 from ..webdriver.host import WebDriverHost
 
 router = APIRouter(prefix="/webdriver", tags=["webdriver"], include_in_schema=False)
@@ -75,13 +74,7 @@ def _refused(request: Request, error: WebDriverError) -> Response:
 
 
 async def _body(request: Request) -> Any:
-    raw = await request.body()
-    if not raw:
-        return {}
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise WebDriverError("invalid argument", "the body is not valid JSON") from None
+    return decoded(await request.body())
 
 
 @router.get("/status")

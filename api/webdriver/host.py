@@ -38,7 +38,7 @@ from workers.webdriver.spares import SpareDrivers
 from ..schemas import SessionCreate
 from . import capabilities as caps
 from . import grid_files
-from .errors import WebDriverError, from_pool
+from .errors import WebDriverError, decoded, from_pool, validation_text
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +103,7 @@ class WebDriverHost:
         try:
             wanted = SessionCreate.model_validate(caps.create_body(asked)).request()
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-            raise WebDriverError("invalid argument", problems) from None
+            raise WebDriverError("invalid argument", validation_text(exc.errors())) from None
         except ValueError as exc:
             raise WebDriverError("invalid argument", str(exc)) from None
         if self.chromedriver is None:
@@ -156,7 +155,7 @@ class WebDriverHost:
     async def _grid_files(self, driven: Driven, method: str, path: str, body: bytes | None) -> Any:
         sid, user = driven.session_id, driven.user_id
         if path == "se/file" and method == "POST":
-            return await grid_files.upload(self.sessions, user, sid, _decoded(body))
+            return await grid_files.upload(self.sessions, user, sid, decoded(body))
         if path == "se/files" and not driven.downloads:
             raise WebDriverError(
                 "unknown error", "downloads are not enabled: ask for the capability se:downloadsEnabled"
@@ -164,7 +163,7 @@ class WebDriverHost:
         if method == "GET":
             return await grid_files.names(self.sessions, user, sid)
         if method == "POST":
-            return await grid_files.fetch(self.sessions, user, sid, _decoded(body))
+            return await grid_files.fetch(self.sessions, user, sid, decoded(body))
         raise WebDriverError("unknown command", f"{method} {path}: the session's files end with the session")
 
     async def quit(self, user_id: str, session_id: str) -> None:
@@ -271,10 +270,3 @@ class WebDriverHost:
             await self.sessions.fail(
                 driven.session_id, EndReason.WEBDRIVER_LOST, "session failed (its chromedriver died)"
             )
-
-
-def _decoded(body: bytes | None) -> Any:
-    try:
-        return json.loads(body or b"{}")
-    except ValueError:
-        raise WebDriverError("invalid argument", "the body is not valid JSON") from None
